@@ -1,0 +1,41 @@
+from flask import render_template
+
+from backoffice import bp
+from shared import accounts, auth_views
+from shared.authz import public
+from shared.ratelimits import guarded_door
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+@guarded_door
+def sign_in():
+    return auth_views.sign_in_page("backoffice", accounts.sign_in_staff, "backoffice.dashboard")
+
+
+@bp.post("/sign-out")
+def sign_out():
+    return auth_views.sign_out("backoffice")
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+@guarded_door
+def reset_request():
+    return auth_views.reset_request_page("backoffice")
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset(token):
+    return auth_views.reset_page("backoffice", token)
+
+
+@bp.get("/")
+def dashboard():
+    return render_template("backoffice/dashboard.html")
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    return auth_views.change_password_page("backoffice")

@@ -1,0 +1,77 @@
+from flask import flash, redirect, render_template, url_for
+
+from portal import bp
+from shared import accounts, auth_views
+from shared.authz import public
+from shared.errors import InvalidToken, ValidationFailed
+from shared.forms import RegisterForm
+from shared.ratelimits import guarded_door
+
+
+@bp.get("/")
+@public
+def index():
+    return render_template("portal/index.html")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+@guarded_door
+def sign_in():
+    return auth_views.sign_in_page("portal", accounts.sign_in_student, "portal.home")
+
+
+@bp.post("/sign-out")
+def sign_out():
+    return auth_views.sign_out("portal")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+@guarded_door
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            accounts.register_student(form.email.data, form.password.data)
+        except accounts.InvalidEmail as exc:
+            form.email.errors.append(exc.message)
+        except ValidationFailed as exc:
+            form.password.errors.append(exc.message)
+        else:
+            return render_template("portal/check_email.html", email=form.email.data)
+    return render_template("portal/register.html", form=form)
+
+
+@bp.get("/register/confirm/<token>")
+@public
+def confirm_email(token):
+    try:
+        accounts.confirm_email(token)
+    except InvalidToken as exc:
+        return render_template("portal/confirm_failed.html", message=exc.message), 400
+    flash("Your email address is confirmed. You can sign in now.", "success")
+    return redirect(url_for("portal.sign_in"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+@guarded_door
+def reset_request():
+    return auth_views.reset_request_page("portal")
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset(token):
+    return auth_views.reset_page("portal", token)
+
+
+@bp.get("/home")
+def home():
+    return render_template("portal/home.html")
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    return auth_views.change_password_page("portal")

@@ -1,0 +1,245 @@
+"""Registration, sign-in, password reset and staff creation.
+
+The policy forbids confirming that a student has used the service. So registration, sign-in and password
+reset give the same answer, with the same work done, whether or not an email is known: every branch
+hashes a password and renders an email, and the page shown next is the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from shared import audit, mail, sessions
+from shared.errors import InvalidToken, ServiceError, ValidationFailed
+from shared.extensions import db
+from shared.models import Account, Staff, StaffRole, Student, utcnow
+from shared.passwords import check_password_rules, hash_password, needs_rehash, verify_password
+
+
+class InvalidCredentials(ServiceError):
+    message = "That email and password did not match an account. Check them and try again."
+
+
+class EmailNotConfirmed(ServiceError):
+    message = "Please confirm your email address first: we have sent you a new link."
+
+
+class InvalidEmail(ValidationFailed):
+    pass
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail("Enter a valid email address, like name@cam.ac.uk.") from exc
+    return result.normalized.lower()
+
+
+def check_student_domain(email: str) -> None:
+    domains = current_app.config["STUDENT_EMAIL_DOMAINS"]
+    domain = email.rsplit("@", 1)[1]
+    if not any(domain == d or domain.endswith("." + d) for d in domains):
+        allowed = ", ".join("@" + d for d in domains)
+        raise InvalidEmail(f"Use your university email address (ending {allowed}).")
+
+
+def _student_by_email(email: str) -> Student | None:
+    return db.session.scalar(select(Student).where(Student.email == email))
+
+
+def _staff_by_email(email: str) -> Staff | None:
+    return db.session.scalar(select(Staff).where(func.lower(Staff.email) == email))
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"advice.{purpose}")
+
+
+def _fingerprint(account: Account) -> str:
+    # Changes when the password or confirmation changes, so each link works once.
+    confirmed = getattr(account, "email_confirmed_at", None)
+    return hashlib.sha256(f"{account.password_hash}|{confirmed}".encode()).hexdigest()[:20]
+
+
+def make_token(purpose: str, account: Account) -> str:
+    return _serializer(purpose).dumps({"k": account.kind, "id": account.id, "f": _fingerprint(account)})
+
+
+def _account_from_token(purpose: str, token: str) -> Account:
+    try:
+        data = _serializer(purpose).loads(token, max_age=current_app.config["TOKEN_MAX_AGE_SECONDS"])
+    except (BadSignature, SignatureExpired) as exc:
+        raise InvalidToken() from exc
+    model = Student if data.get("k") == "student" else Staff
+    account = db.session.get(model, data.get("id"))
+    if account is None or data.get("f") != _fingerprint(account):
+        raise InvalidToken()
+    return account
+
+
+# --- students -----------------------------------------------------------------------------------
+
+
+def register_student(raw_email: str, password: str) -> None:
+    """Same outcome for a new and a known email: an email is sent either way, and nothing else is said."""
+    email = normalise_email(raw_email)
+    check_student_domain(email)
+    check_password_rules(password, email=email)
+    password_hash = hash_password(password)
+    existing = _student_by_email(email)
+    if existing is None:
+        student = Student(email=email, password_hash=password_hash)
+        db.session.add(student)
+        db.session.flush()
+        audit.record(None, "student.registered", student, student_id=student.id)
+        mail.send(email, "confirm_email", link_token=make_token("confirm", student))
+    else:
+        audit.record(None, "student.register_repeated", existing, student_id=existing.id)
+        mail.send(email, "already_registered")
+    db.session.commit()
+
+
+def confirm_email(token: str) -> Student:
+    student = _account_from_token("confirm", token)
+    if not isinstance(student, Student):
+        raise InvalidToken()
+    student.email_confirmed_at = utcnow()
+    audit.record(student, "student.email_confirmed", student, student_id=student.id)
+    db.session.commit()
+    return student
+
+
+def _authenticate(account: Account | None, password: str) -> Account:
+    if not verify_password(account.password_hash if account else None, password) or not account.is_active:
+        raise InvalidCredentials()
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    return account
+
+
+def sign_in_student(raw_email: str, password: str, user_agent: str | None = None) -> Student:
+    try:
+        email = normalise_email(raw_email)
+    except InvalidEmail:
+        verify_password(None, password)
+        raise InvalidCredentials() from None
+    student = _authenticate(_student_by_email(email), password)
+    if student.email_confirmed_at is None:
+        mail.send(email, "confirm_email", link_token=make_token("confirm", student))
+        db.session.commit()
+        raise EmailNotConfirmed()
+    sessions.start(student, user_agent)
+    audit.record(student, "student.signed_in", student, student_id=student.id)
+    db.session.commit()
+    return student
+
+
+# --- both kinds ------------------------------------------------------------------------------------
+
+
+def request_password_reset(kind: str, raw_email: str) -> None:
+    """Sends a link if an account uses the address. Says nothing either way."""
+    try:
+        email = normalise_email(raw_email)
+    except InvalidEmail:
+        return
+    account = _student_by_email(email) if kind == "student" else _staff_by_email(email)
+    if account is not None and account.is_active:
+        audit.record(None, "password.reset_requested", account, student_id=_student_id(account))
+        mail.send(account.email, "password_reset", link_token=make_token("reset", account), kind=kind)
+        db.session.commit()
+    else:
+        # The same work as the known branch (an audit row, a commit, a rendered email), then nothing is sent.
+        audit.record(None, "password.reset_requested_unknown", None)
+        mail.render("password_reset", link_token=make_token("reset", _PLACEHOLDER[kind]), kind=kind)
+        db.session.commit()
+
+
+_PLACEHOLDER = {
+    "student": Student(id=0, email="-", password_hash="-"),
+    "staff": Staff(id=0, email="-", password_hash="-"),
+}
+
+
+def account_for_reset(kind: str, token: str) -> Account:
+    account = _account_from_token("reset", token)
+    if account.kind != kind:
+        raise InvalidToken()
+    return account
+
+
+def reset_password(kind: str, token: str, new_password: str) -> Account:
+    account = account_for_reset(kind, token)
+    check_password_rules(new_password, email=account.email)
+    account.password_hash = hash_password(new_password)
+    if isinstance(account, Student) and account.email_confirmed_at is None:
+        account.email_confirmed_at = utcnow()  # the link proved the address
+    sessions.end_all(account, "password_reset")
+    audit.record(account, "password.reset", account, student_id=_student_id(account))
+    db.session.commit()
+    return account
+
+
+def change_password(account: Account, current_password: str, new_password: str) -> None:
+    """Ends every other session; the current one carries on."""
+    if not verify_password(account.password_hash, current_password):
+        raise InvalidCredentials("Your current password is not correct.")
+    check_password_rules(new_password, email=account.email)
+    account.password_hash = hash_password(new_password)
+    sessions.end_all(account, "password_changed", keep=account.login_session)
+    audit.record(account, "password.changed", account, student_id=_student_id(account))
+    db.session.commit()
+
+
+def sign_out(account: Account) -> None:
+    if account.login_session is not None:
+        sessions.end(account.login_session, "signed_out")
+    audit.record(account, f"{account.kind}.signed_out", account, student_id=_student_id(account))
+    db.session.commit()
+
+
+def _student_id(account: Account) -> int | None:
+    return account.id if account.kind == "student" else None
+
+
+# --- staff -------------------------------------------------------------------------------------------
+
+
+def sign_in_staff(raw_email: str, password: str, user_agent: str | None = None) -> Staff:
+    try:
+        email = normalise_email(raw_email)
+    except InvalidEmail:
+        verify_password(None, password)
+        raise InvalidCredentials() from None
+    staff = _authenticate(_staff_by_email(email), password)
+    sessions.start(staff, user_agent)
+    audit.record(staff, "staff.signed_in", staff)
+    db.session.commit()
+    return staff
+
+
+def create_staff(
+    *, email: str, name: str, job_title: str, role: str, password: str, created_by: Account | str = "system"
+) -> Staff:
+    email = normalise_email(email)
+    if role not in {r.value for r in StaffRole}:
+        raise ValidationFailed(f"Role must be one of: {', '.join(r.value for r in StaffRole)}.")
+    if not name.strip() or not job_title.strip():
+        raise ValidationFailed("A staff account needs a name and a job title.")
+    if _staff_by_email(email) is not None:
+        raise ValidationFailed("A staff account already uses that email address.")
+    check_password_rules(password, email=email)
+    staff = Staff(
+        email=email, name=name.strip(), job_title=job_title.strip(), role=role, password_hash=hash_password(password)
+    )
+    db.session.add(staff)
+    db.session.flush()
+    audit.record(created_by, "staff.created", staff, role=role)
+    db.session.commit()
+    return staff

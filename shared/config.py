@@ -1,0 +1,135 @@
+"""Configuration from environment variables, with safe local defaults and a strict production mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from shared.crypto import generate_key, parse_keys
+
+SECRET_NAMES = ("SECRET_KEY", "AUDIT_HMAC_KEY", "ENCRYPTION_KEYS")
+
+
+class ConfigurationError(RuntimeError):
+    """The app refuses to start: the message says what to set."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        return default
+    return tuple(v.strip().lower() for v in value.split(",") if v.strip())
+
+
+def database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator gave."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def defaults(instance_path: str) -> dict:
+    env = os.environ
+    production = env.get("APP_ENV", "development").lower() == "production"
+    return {
+        "APP_ENV": "production" if production else "development",
+        "PRODUCTION": production,
+        "DEBUG": _bool(env.get("FLASK_DEBUG")),
+        "SQLALCHEMY_DATABASE_URI": database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'advice.db'}"
+        ),
+        "ALLOW_SQLITE_IN_PRODUCTION": _bool(env.get("ALLOW_SQLITE_IN_PRODUCTION")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "AUDIT_HMAC_KEY": env.get("AUDIT_HMAC_KEY"),
+        "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
+        "STUDENT_EMAIL_DOMAINS": _list(env.get("STUDENT_EMAIL_DOMAINS"), ("cam.ac.uk", "example.ac.uk")),
+        "PASSWORD_MIN_LENGTH": 12,
+        "PASSWORD_MAX_LENGTH": 128,
+        # argon2id; tests pass cheaper parameters, production keeps these (argon2-cffi's RFC 9106 low-memory profile).
+        "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 3)),
+        "ARGON2_MEMORY_COST": int(env.get("ARGON2_MEMORY_COST", 65536)),
+        "ARGON2_PARALLELISM": int(env.get("ARGON2_PARALLELISM", 4)),
+        "STUDENT_IDLE_MINUTES": int(env.get("STUDENT_IDLE_MINUTES", 30)),
+        "STUDENT_ABSOLUTE_HOURS": int(env.get("STUDENT_ABSOLUTE_HOURS", 12)),
+        "STAFF_IDLE_MINUTES": int(env.get("STAFF_IDLE_MINUTES", 15)),
+        "STAFF_ABSOLUTE_HOURS": int(env.get("STAFF_ABSOLUTE_HOURS", 8)),
+        "TOKEN_MAX_AGE_SECONDS": int(env.get("TOKEN_MAX_AGE_SECONDS", 3600)),
+        "MAIL_BACKEND": env.get("MAIL_BACKEND", "smtp" if env.get("MAIL_SERVER") else "outbox"),
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(env.get("MAIL_PORT", 587)),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), True),
+        "MAIL_FROM": env.get("MAIL_FROM", "Advice Service <advice@example.ac.uk>"),
+        "SERVICE_URL": env.get("SERVICE_URL", "http://127.0.0.1:5000"),
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", env.get("REDIS_URL") or "memory://"),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute; 50 per hour"),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_MB", 10)) * 1024 * 1024 + 64 * 1024,
+        "MAX_UPLOAD_BYTES": int(env.get("MAX_UPLOAD_MB", 10)) * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # the CSRF token lives as long as the session, which times out itself
+        "SESSION_COOKIE_NAME": "__Host-session" if production else "advice_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": 0,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "SEED_DEMO_ALLOWED": not production,
+    }
+
+
+def _local_secrets(instance_path: str) -> dict:
+    """Generate keys once into instance/secrets.json, for local runs only."""
+    path = Path(instance_path) / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "AUDIT_HMAC_KEY": secrets.token_urlsafe(48),
+        "ENCRYPTION_KEYS": f"k{secrets.token_hex(4)}:{generate_key()}",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def load(app, overrides: dict | None = None) -> None:
+    config = defaults(app.instance_path)
+    config.update(overrides or {})
+    if config["PRODUCTION"]:
+        _check_production(config)
+    else:
+        generated = None
+        for name in SECRET_NAMES:
+            if not config.get(name):
+                generated = generated or _local_secrets(app.instance_path)
+                config[name] = generated[name]
+    app.config.update(config)
+    app.extensions["encryption_keys"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def _check_production(config: dict) -> None:
+    problems = []
+    if config["DEBUG"]:
+        problems.append("FLASK_DEBUG is on: debug mode must never run in production.")
+    for name in SECRET_NAMES:
+        if not config.get(name):
+            problems.append(f"{name} is not set: production needs its own key, not a generated one.")
+    for name in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
+        if config.get(name) and len(config[name]) < 32:
+            problems.append(f"{name} is too short: use at least 32 random characters.")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config["ALLOW_SQLITE_IN_PRODUCTION"]:
+        problems.append("DATABASE_URL points at SQLite: set a PostgreSQL URL (or ALLOW_SQLITE_IN_PRODUCTION=1).")
+    if problems:
+        raise ConfigurationError("Refusing to start in production mode:\n- " + "\n- ".join(problems))

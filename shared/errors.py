@@ -1,0 +1,38 @@
+"""Named errors raised by services; views turn them into messages, never into 500s."""
+
+
+class ServiceError(Exception):
+    """A rule refused the request. `message` is safe to show to the person who asked."""
+
+    message = "That could not be done."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+
+class NotFound(ServiceError):
+    """The object does not exist *for this user*: another student's case is indistinguishable from none."""
+
+    message = "We could not find that page."
+
+
+class PermissionDenied(ServiceError):
+    message = "You do not have permission to do that."
+
+
+class ValidationFailed(ServiceError):
+    message = "Please correct the errors shown."
+
+
+class WeakPassword(ValidationFailed):
+    pass
+
+
+class InvalidToken(ServiceError):
+    message = "That link is invalid or has expired. Please ask for a new one."
+
+
+class ConsentRequired(ServiceError):
+    message = "No valid consent covers this disclosure."

@@ -1,0 +1,66 @@
+"""Forms both sides use: signing in, password reset and change. Validation messages say how to fix it."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+EMAIL_REQUIRED = DataRequired(message="Enter your email address.")
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email address", validators=[EMAIL_REQUIRED, Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
+    submit = SubmitField("Sign in")
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField(
+        "University email address",
+        validators=[EMAIL_REQUIRED, Length(max=254)],
+        description="For example crsid@cam.ac.uk. We only use it to contact you about your own enquiries.",
+    )
+    password = PasswordField(
+        "Choose a password",
+        validators=[DataRequired(message="Choose a password."), Length(max=1024)],
+        description="At least 12 characters. A few unrelated words make a strong password.",
+    )
+    confirm = PasswordField(
+        "Type the password again",
+        validators=[
+            DataRequired(message="Type the password again."),
+            EqualTo("password", message="The two passwords do not match."),
+        ],
+    )
+    submit = SubmitField("Create account")
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email address", validators=[EMAIL_REQUIRED, Length(max=254)])
+    submit = SubmitField("Send me a reset link")
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(message="Choose a new password."), Length(max=1024)],
+        description="At least 12 characters. A few unrelated words make a strong password.",
+    )
+    confirm = PasswordField(
+        "Type the new password again",
+        validators=[
+            DataRequired(message="Type the new password again."),
+            EqualTo("password", message="The two passwords do not match."),
+        ],
+    )
+    submit = SubmitField("Set new password")
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField("Current password", validators=[DataRequired(message="Enter your current password.")])
+    submit = SubmitField("Change password")
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only a CSRF token and a button (sign out, and other one-click actions)."""
+
+    submit = SubmitField("Confirm")

@@ -1,0 +1,64 @@
+"""Outgoing email. Emails never carry case detail: an inbox may be read by others.
+
+Locally the 'outbox' backend writes each message to the log and instance/mail/ instead of sending it;
+'smtp' sends through the configured server. Tests read `sent_messages()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from pathlib import Path
+
+from flask import current_app, render_template
+
+from shared.models import utcnow
+
+log = logging.getLogger(__name__)
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+
+
+def sent_messages() -> list[EmailMessage]:
+    return current_app.extensions.setdefault("mail_outbox", [])
+
+
+def render(template: str, **context) -> tuple[str, str]:
+    """templates/email/<template>.txt, whose first line is 'Subject: ...'."""
+    rendered = render_template(f"email/{template}.txt", service_url=current_app.config["SERVICE_URL"], **context)
+    first, _, body = rendered.lstrip().partition("\n")
+    return first.removeprefix("Subject:").strip(), body.strip() + "\n"
+
+
+def send(to: str, template: str, **context) -> EmailMessage:
+    subject, body = render(template, **context)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = current_app.config["MAIL_FROM"]
+    msg["To"] = to
+    msg.set_content(body)
+    backend = current_app.config["MAIL_BACKEND"]
+    if backend == "smtp":
+        # Delivery happens off the request, so how long a server takes to answer reveals nothing.
+        _executor.submit(_send_smtp, current_app._get_current_object().config.copy(), msg)
+    else:
+        sent_messages().append(msg)
+        if backend == "outbox":
+            folder = Path(current_app.instance_path) / "mail"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{utcnow():%Y%m%dT%H%M%S%f}.eml").write_bytes(bytes(msg))
+            log.warning("Email to %s (not sent, written to %s):\n%s", to, folder, msg.get_content())
+    return msg
+
+
+def _send_smtp(cfg: dict, msg: EmailMessage) -> None:
+    try:
+        with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10) as smtp:
+            if cfg["MAIL_USE_TLS"]:
+                smtp.starttls()
+            if cfg["MAIL_USERNAME"]:
+                smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException):
+        log.exception("Could not send an email to %s", msg["To"])

@@ -1,0 +1,20 @@
+"""Rate limits for the doors an attacker knocks on. The same limits apply to unknown emails, so being
+limited says nothing about whether an account exists."""
+
+from flask import current_app, request
+
+from shared.extensions import limiter
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _email_key() -> str:
+    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def guarded_door(view):
+    """Per client address and per submitted email, on POST only."""
+    view = limiter.limit(_login_limit, methods=["POST"], key_func=_email_key)(view)
+    return limiter.limit(_login_limit, methods=["POST"])(view)

@@ -1,0 +1,101 @@
+"""Server-side login sessions: the cookie names a session row, so signing out ends it everywhere.
+
+Idle and absolute limits differ for staff and students (configurable). Password change, deactivation and
+an administrator's action end sessions here, and the very next request with the old cookie is anonymous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from shared import audit
+from shared.extensions import db
+from shared.models import Account, LoginSession, utcnow
+
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _limits(kind: str) -> tuple[timedelta, timedelta]:
+    cfg = current_app.config
+    if kind == "staff":
+        return timedelta(minutes=cfg["STAFF_IDLE_MINUTES"]), timedelta(hours=cfg["STAFF_ABSOLUTE_HOURS"])
+    return timedelta(minutes=cfg["STUDENT_IDLE_MINUTES"]), timedelta(hours=cfg["STUDENT_ABSOLUTE_HOURS"])
+
+
+def start(account: Account, user_agent: str | None = None) -> LoginSession:
+    """Open a new session for `account` (the caller commits). Returns it with its raw token set."""
+    token = secrets.token_urlsafe(32)
+    login_session = LoginSession(
+        token_id=_hash(token),
+        student_id=account.id if account.kind == "student" else None,
+        staff_id=account.id if account.kind == "staff" else None,
+        user_agent=(user_agent or "")[:200] or None,
+    )
+    db.session.add(login_session)
+    login_session.raw_token = token
+    account.login_session = login_session
+    return login_session
+
+
+def load(token: str | None) -> Account | None:
+    """The account behind a cookie's token, or None if the session ended, timed out or never was."""
+    if not token or len(token) > 100:
+        return None
+    login_session = db.session.scalar(select(LoginSession).where(LoginSession.token_id == _hash(token)))
+    if login_session is None or login_session.ended_at is not None:
+        return None
+    account = login_session.account
+    if account is None or not account.is_active:
+        return None
+    now = utcnow()
+    idle, absolute = _limits(account.kind)
+    if now - login_session.last_seen_at > idle or now - login_session.created_at > absolute:
+        reason = "idle" if now - login_session.created_at <= absolute else "absolute"
+        end(login_session, f"timeout_{reason}")
+        db.session.commit()
+        return None
+    if now - login_session.last_seen_at > _TOUCH_EVERY:
+        login_session.last_seen_at = now
+        db.session.commit()
+    login_session.raw_token = token
+    account.login_session = login_session
+    return account
+
+
+def end(login_session: LoginSession, reason: str) -> None:
+    if login_session.ended_at is None:
+        login_session.ended_at = utcnow()
+        login_session.ended_reason = reason
+
+
+def end_all(account: Account, reason: str, *, keep: LoginSession | None = None) -> int:
+    """End every open session of an account (optionally keeping the current one)."""
+    column = LoginSession.staff_id if account.kind == "staff" else LoginSession.student_id
+    stmt = (
+        update(LoginSession)
+        .where(column == account.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_reason=reason)
+    )
+    if keep is not None:
+        stmt = stmt.where(LoginSession.id != keep.id)
+    count = db.session.execute(stmt).rowcount
+    audit.record(account, "sessions.ended_all", account, reason=reason, count=count)
+    return count
+
+
+def open_sessions(account: Account) -> list[LoginSession]:
+    column = LoginSession.staff_id if account.kind == "staff" else LoginSession.student_id
+    return db.session.scalars(
+        select(LoginSession)
+        .where(column == account.id, LoginSession.ended_at.is_(None))
+        .order_by(LoginSession.last_seen_at.desc())
+    ).all()

@@ -1,0 +1,124 @@
+"""What every response shares: security headers, error pages, the health check and session loading."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, session
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from shared import sessions
+from shared.authz import public
+from shared.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+ERROR_TEXT = {
+    400: ("Something was wrong with that request", "Please go back and try again."),
+    401: ("Please sign in", "You need to sign in to do that."),
+    403: ("You cannot do that", "Your account does not have permission to do that."),
+    404: ("Page not found", "We could not find that page. If you typed the address, check it is correct."),
+    405: ("That cannot be done here", "Please go back and use the page's own buttons."),
+    413: ("That file is too large", "The file you sent is larger than we accept. Please send a smaller one."),
+    429: ("Too many attempts", "Please wait a few minutes before trying again."),
+    500: ("Something went wrong on our side", "Nothing you did caused this. Please try again in a moment."),
+    503: ("The service is unavailable", "We are having a short technical problem. Please try again shortly."),
+}
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+@public
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError):
+        db.session.rollback()
+        return jsonify(status="unavailable", database="down"), 503
+    return jsonify(status="ok", database="up")
+
+
+def render_error(status: int, message: str | None = None):
+    title, body = ERROR_TEXT.get(status, ERROR_TEXT[500])
+    return render_template("errors/error.html", status=status, title=title, body=message or body), status
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(health)
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return sessions.load(token)
+
+    @app.before_request
+    def deny_unknown_endpoints():
+        # Endpoints outside a guarded blueprint must be public (static files, the health check).
+        endpoint = request.endpoint
+        if endpoint is None or endpoint == "static":
+            return None
+        if "." not in endpoint:
+            abort(404)
+        blueprint = endpoint.rsplit(".", 1)[0]
+        if blueprint not in app.config["GUARDED_BLUEPRINTS"] and not getattr(
+            app.view_functions.get(endpoint), "_advice_public", False
+        ):
+            abort(404)
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "no-referrer"
+        h["X-Frame-Options"] = "DENY"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        if app.config["PRODUCTION"]:
+            h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if request.endpoint != "static":
+            h["Cache-Control"] = "no-store"
+            h["Pragma"] = "no-cache"
+        else:
+            h.setdefault("Cache-Control", "public, max-age=3600")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc):
+        # A forged or stale form ends the session: the safe reading of a request we cannot trust.
+        if current_user.is_authenticated and current_user.login_session is not None:
+            sessions.end(current_user.login_session, "csrf_failure")
+            db.session.commit()
+        logout_user()
+        session.clear()
+        return render_error(400, "This form had expired or did not come from this site. Please sign in and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if exc.code in (301, 302, 303, 307, 308):
+            return exc
+        return render_error(exc.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc):
+        db.session.rollback()
+        log.error("Database unavailable: %s", exc)
+        return render_error(503)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        db.session.rollback()
+        if app.testing:
+            raise exc
+        log.exception("Unhandled error")
+        return render_error(500)

@@ -1,0 +1,193 @@
+"""Shared fixtures: one migrated database per run (SQLite, or PostgreSQL when TEST_DATABASE_URL is set),
+emptied between tests; clients that sign in as each kind of user; factories instead of copied setup."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from sqlalchemy import text
+
+from shared.crypto import generate_key
+from tests import factories
+
+TEST_KEYS = {
+    "SECRET_KEY": "test-secret-key-" + "x" * 40,
+    "AUDIT_HMAC_KEY": "test-audit-key-" + "y" * 40,
+    "ENCRYPTION_KEYS": f"t1:{generate_key()}",
+}
+
+
+def test_config(tmp_path_factory) -> dict:
+    instance = tmp_path_factory.mktemp("instance")
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{instance / 'test.db'}"
+    from shared.config import database_url
+
+    return {
+        **TEST_KEYS,
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url(url),
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 8,
+        "ARGON2_PARALLELISM": 1,
+        "MAIL_BACKEND": "memory",
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    from flask_migrate import upgrade
+
+    from wsgi import create_app
+
+    app = create_app(test_config(tmp_path_factory))
+    with app.app_context():
+        from shared.extensions import db
+
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+    yield app
+
+
+def _empty_database(db) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in {"alembic_version"}]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+        conn.execute(text("INSERT INTO audit_head (id, seq, last_mac) VALUES (1, 0, :g)"), {"g": "0" * 64})
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    from shared.extensions import db
+    from shared.mail import sent_messages
+
+    with app.app_context():
+        _empty_database(db)
+        sent_messages().clear()
+    yield
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def db(ctx):
+    from shared.extensions import db
+
+    return db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class Browser:
+    """A test client that submits forms the way a browser does: with the page's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def submit(self, url, data=None, *, page=None, follow_redirects=False, **kw):
+        html = self.client.get(page or url).get_data(as_text=True)
+        payload = {"csrf_token": csrf_from(html), **(data or {})}
+        return self.client.post(url, data=payload, follow_redirects=follow_redirects, **kw)
+
+    def post(self, url, data=None, **kw):
+        return self.client.post(url, data=data or {}, **kw)
+
+
+@pytest.fixture
+def browser(client):
+    return Browser(client)
+
+
+def _signed_in(app, account, password, side):
+    b = Browser(app.test_client())
+    url = "/sign-in" if side == "portal" else "/staff/sign-in"
+    resp = b.submit(url, {"email": account.email, "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    b.account = account
+    return b
+
+
+@pytest.fixture
+def student(ctx):
+    return factories.make_student()
+
+
+@pytest.fixture
+def other_student(ctx):
+    return factories.make_student(email="other.student@example.ac.uk")
+
+
+@pytest.fixture
+def officer(ctx):
+    return factories.make_staff(role="officer")
+
+
+@pytest.fixture
+def manager(ctx):
+    return factories.make_staff(role="manager", email="manager@example.ac.uk", job_title="Advice Service Manager")
+
+
+@pytest.fixture
+def admin(ctx):
+    return factories.make_staff(role="admin", email="admin@example.ac.uk", job_title="Administrator")
+
+
+@pytest.fixture
+def student_browser(app, student):
+    return _signed_in(app, student, factories.PASSWORD, "portal")
+
+
+@pytest.fixture
+def other_student_browser(app, other_student):
+    return _signed_in(app, other_student, factories.PASSWORD, "portal")
+
+
+@pytest.fixture
+def officer_browser(app, officer):
+    return _signed_in(app, officer, factories.PASSWORD, "backoffice")
+
+
+@pytest.fixture
+def manager_browser(app, manager):
+    return _signed_in(app, manager, factories.PASSWORD, "backoffice")
+
+
+@pytest.fixture
+def admin_browser(app, admin):
+    return _signed_in(app, admin, factories.PASSWORD, "backoffice")

@@ -1,0 +1,45 @@
+"""Factories for fictional people and records. Every name and address here is invented."""
+
+from __future__ import annotations
+
+import itertools
+
+from shared.extensions import db
+from shared.models import Staff, Student, utcnow
+from shared.passwords import hash_password
+
+PASSWORD = "correct horse battery staple 42"
+_seq = itertools.count(1)
+
+
+def make_student(email: str | None = None, *, confirmed: bool = True, password: str = PASSWORD) -> Student:
+    student = Student(
+        email=email or f"student{next(_seq)}@example.ac.uk",
+        password_hash=hash_password(password),
+        email_confirmed_at=utcnow() if confirmed else None,
+    )
+    db.session.add(student)
+    db.session.commit()
+    return student
+
+
+def make_staff(
+    role: str = "officer",
+    *,
+    email: str | None = None,
+    name: str = "Robin Testworth",
+    job_title: str = "Student Advisor",
+    password: str = PASSWORD,
+    active: bool = True,
+) -> Staff:
+    staff = Staff(
+        email=email or f"staff{next(_seq)}@example.ac.uk",
+        name=name,
+        job_title=job_title,
+        role=role,
+        password_hash=hash_password(password),
+        active=active,
+    )
+    db.session.add(staff)
+    db.session.commit()
+    return staff

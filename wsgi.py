@@ -1,0 +1,69 @@
+"""The composition root: the only module that imports both blueprints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from shared import cli, config as settings, web
+    from shared.extensions import csrf, db, limiter, login_manager, migrate
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str((config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+    )
+    settings.load(app, config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # the server-side session row is the protection
+    web.init_app(app)
+    cli.init_app(app)
+
+    from backoffice import bp as backoffice_bp
+    from portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(backoffice_bp)
+    app.config["GUARDED_BLUEPRINTS"] = frozenset({"portal", "backoffice"})
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """SQLite: foreign keys on, WAL for concurrent readers, and wait rather than fail on a busy lock."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn):
+    """SQLite: take the write lock at BEGIN, so two writers queue instead of failing mid-transaction."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def __getattr__(name: str):
+    # `app` is built on first use (gunicorn wsgi:app, flask --app wsgi), not when tests import create_app.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)
