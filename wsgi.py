@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -55,10 +55,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn):
-    """SQLite: take the write lock at BEGIN, so two writers queue instead of failing mid-transaction."""
+def _sqlite_begin(conn):
+    """SQLite: a web request takes the write lock at BEGIN (almost every request writes an audit event),
+    so two requests queue instead of one failing mid-transaction. Outside requests (commands, tests) a
+    plain BEGIN, so a reader never holds the lock."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
 
 
 def __getattr__(name: str):

@@ -7,6 +7,8 @@ import os
 import re
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from shared.crypto import generate_key
@@ -38,6 +40,20 @@ def test_config(tmp_path_factory) -> dict:
     }
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production, even while a test holds one open
+    (otherwise `g` and the database session would leak between requests and clients)."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            # End the test's own read transaction, so the test sees what the request writes.
+            from shared.extensions import db
+
+            db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     from flask_migrate import upgrade
@@ -45,6 +61,7 @@ def app(tmp_path_factory):
     from wsgi import create_app
 
     app = create_app(test_config(tmp_path_factory))
+    app.test_client_class = FreshContextClient
     with app.app_context():
         from shared.extensions import db
 
