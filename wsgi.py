@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from shared import cli, config as settings, web
+    from shared import cli, web
+    from shared import config as settings
     from shared.extensions import csrf, db, limiter, login_manager, migrate
 
     app = Flask(

@@ -104,8 +104,8 @@ def init_app(app: Flask) -> None:
             click.echo(json.dumps(logins, indent=2))
             return
         click.echo("Demo logins (fictional people, for trying the service):")
-        click.echo(f"  Student portal  http://127.0.0.1:5000/sign-in")
-        click.echo(f"  Back office     http://127.0.0.1:5000/staff/sign-in")
+        click.echo("  Student portal  http://127.0.0.1:5000/sign-in")
+        click.echo("  Back office     http://127.0.0.1:5000/staff/sign-in")
         for role, entry in logins.items():
             extra = f"  TOTP secret: {entry['totp_secret']}" if "totp_secret" in entry else ""
             click.echo(f"  {role:<8} {entry['email']:<32} {entry['password']}{extra}")

@@ -7,7 +7,7 @@ import os
 import re
 
 import pytest
-from flask import has_app_context
+from flask import current_app, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -70,11 +70,23 @@ def app(tmp_path_factory):
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         upgrade()
+        app.extensions["test_reference_rows"] = _snapshot_reference_data(db)
     yield app
+
+
+# Rows the migrations seed (service lists, the first consent wording...): restored before every test.
+def _snapshot_reference_data(db) -> dict:
+    with db.engine.connect() as conn:
+        return {
+            table.name: [dict(row._mapping) for row in conn.execute(table.select())]
+            for table in db.metadata.sorted_tables
+            if table.name != "audit_head"
+        }
 
 
 def _empty_database(db) -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in {"alembic_version"}]
+    reference = current_app.extensions["test_reference_rows"]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
@@ -82,6 +94,13 @@ def _empty_database(db) -> None:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
         conn.execute(text("INSERT INTO audit_head (id, seq, last_mac) VALUES (1, 0, :g)"), {"g": "0" * 64})
+        for table in db.metadata.sorted_tables:
+            if reference.get(table.name):
+                conn.execute(table.insert(), reference[table.name])
+                if db.engine.dialect.name == "postgresql" and "id" in table.c:
+                    conn.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM \"{table.name}\"))"
+                    ))
 
 
 @pytest.fixture(autouse=True)

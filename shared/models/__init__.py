@@ -3,8 +3,53 @@
 from shared.models.accounts import JOB_TITLES, Account, LoginSession, Staff, StaffRole, Student
 from shared.models.audit import AuditEvent, AuditHead
 from shared.models.base import Base, UTCDateTime, utcnow
+from shared.models.casework import (
+    Appointment,
+    Case,
+    CaseDraft,
+    CaseEntry,
+    CaseEntryVersion,
+    CaseStatus,
+    Document,
+    EntryKind,
+    Message,
+    ReflectiveFlag,
+    StudentProfile,
+)
+from shared.models.consent import (
+    BreachConsultation,
+    BreachGround,
+    BreachRecord,
+    CollectionMethod,
+    Consent,
+    ConsentWording,
+    Disclosure,
+    Scope,
+)
+from shared.models.lists import ListItem, ListKind
 
 __all__ = [
+    "Appointment",
+    "BreachConsultation",
+    "BreachGround",
+    "BreachRecord",
+    "Case",
+    "CaseDraft",
+    "CaseEntry",
+    "CaseEntryVersion",
+    "CaseStatus",
+    "CollectionMethod",
+    "Consent",
+    "ConsentWording",
+    "Disclosure",
+    "Document",
+    "EntryKind",
+    "ListItem",
+    "ListKind",
+    "Message",
+    "ReflectiveFlag",
+    "Scope",
+    "StudentProfile",
     "JOB_TITLES",
     "Account",
     "AuditEvent",

@@ -1,0 +1,168 @@
+"""Consent records, the disclosure ledger and breach records: the basis for anything leaving the service.
+
+The database itself enforces that every disclosure rests on exactly one basis: a consent or a breach
+record (check constraint `one_basis`). `shared/consent.py` is the only code that creates disclosures.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.crypto import encrypted
+from shared.models.accounts import Staff, Student
+from shared.models.base import Base, UTCDateTime, utcnow
+
+
+class Scope(enum.StrEnum):
+    """What may be shared, from least to most."""
+
+    ATTENDANCE = "attendance"  # that the student is using the service
+    SUMMARY = "summary"  # a summary of the case
+    DOCUMENTS = "documents"  # specific documents, named in the consent
+    FULL_RECORD = "full_record"
+
+
+class CollectionMethod(enum.StrEnum):
+    PORTAL = "portal"  # given by the student in the portal
+    IN_PERSON = "in_person"  # recorded by an officer, with evidence
+    EMAIL = "email"  # recorded by an officer, with evidence
+
+
+class BreachGround(enum.StrEnum):
+    """The only two situations in which the policy allows confidentiality to be breached."""
+
+    SAFETY = "safety"  # a serious and imminent risk to the student's own or others' safety
+    TERRORISM = "terrorism"  # the law requires disclosure to prevent or detect terrorism
+
+
+class ConsentWording(Base):
+    """The exact text shown when consent was given. A new version never changes earlier consents."""
+
+    __tablename__ = "consent_wordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(20), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_student_granted", "student_id", "granted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    receipt_id: Mapped[str] = mapped_column(String(36), unique=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)  # None: all cases
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_role: Mapped[str | None] = mapped_column(String(200))
+    recipient_organisation: Mapped[str] = mapped_column(String(200))
+    recipient_contact: Mapped[str | None] = mapped_column(String(254))
+    _purpose_enc: Mapped[str] = mapped_column("purpose_enc", Text)
+    scopes: Mapped[list] = mapped_column(JSON)  # [Scope values]
+    document_ids: Mapped[list] = mapped_column(JSON, default=list)  # for Scope.DOCUMENTS
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(20))  # student | staff
+    collection_method: Mapped[str] = mapped_column(String(20))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # officer, if not portal
+    evidence_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    _evidence_note_enc: Mapped[str | None] = mapped_column("evidence_note_enc", Text)
+    wording_version: Mapped[str] = mapped_column(String(20))
+    wording_sha256: Mapped[str] = mapped_column(String(64))
+    _shown_text_enc: Mapped[str] = mapped_column("shown_text_enc", Text)  # exactly what the student read
+    typed_name: Mapped[str] = mapped_column(String(200))
+
+    purpose = encrypted("_purpose_enc")
+    evidence_note = encrypted("_evidence_note_enc")
+    shown_text = encrypted("_shown_text_enc")
+
+    student: Mapped[Student] = relationship()
+    recorded_by: Mapped[Staff | None] = relationship()
+
+
+class BreachRecord(Base):
+    """The policy's record of a breach of confidentiality. Never edited or deleted; only added to."""
+
+    __tablename__ = "breach_records"
+    __table_args__ = (CheckConstraint("ground IN ('safety', 'terrorism')", name="two_grounds_only"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    ground: Mapped[str] = mapped_column(String(20))
+    _situation_enc: Mapped[str] = mapped_column("situation_enc", Text)  # outline and the reason
+    _achieves_enc: Mapped[str] = mapped_column("achieves_enc", Text)  # what breaching would achieve
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_organisation: Mapped[str] = mapped_column(String(200))
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    student_told: Mapped[bool | None] = mapped_column(Boolean)  # safety ground only
+    student_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    _not_told_reason_enc: Mapped[str | None] = mapped_column("not_told_reason_enc", Text)
+
+    situation = encrypted("_situation_enc")
+    achieves = encrypted("_achieves_enc")
+    not_told_reason = encrypted("_not_told_reason_enc")
+
+    decided_by: Mapped[Staff] = relationship()
+    consultations: Mapped[list[BreachConsultation]] = relationship(order_by="BreachConsultation.id")
+
+
+class BreachConsultation(Base):
+    """Another officer asked for advice before the decision, in their own words."""
+
+    __tablename__ = "breach_consultations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    breach_record_id: Mapped[int] = mapped_column(ForeignKey("breach_records.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    _advice_enc: Mapped[str] = mapped_column("advice_enc", Text)
+    consulted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    advice = encrypted("_advice_enc")
+    officer: Mapped[Staff] = relationship()
+
+
+class Disclosure(Base):
+    """Something about a student that left the service: to whom, what, when, and on which basis."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (
+        CheckConstraint(
+            "(consent_id IS NOT NULL AND breach_record_id IS NULL) OR "
+            "(consent_id IS NULL AND breach_record_id IS NOT NULL)",
+            name="one_basis",
+        ),
+        Index("ix_disclosures_student_at", "student_id", "disclosed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), index=True)
+    breach_record_id: Mapped[int | None] = mapped_column(ForeignKey("breach_records.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_organisation: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(30))  # email | phone | letter | in_person | other
+    _what_enc: Mapped[str] = mapped_column("what_enc", Text)
+    disclosed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disclosed_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+
+    what = encrypted("_what_enc")
+
+    consent: Mapped[Consent | None] = relationship()
+    breach_record: Mapped[BreachRecord | None] = relationship()
+    disclosed_by: Mapped[Staff] = relationship()
