@@ -1,0 +1,194 @@
+"""Deny by default, security headers, CSRF, error pages, health, production refusals."""
+
+import pytest
+
+from shared.authz import PUBLIC_ATTR
+
+# Every endpoint open to anonymous visitors, written down: a new public endpoint must be added here on purpose.
+PUBLIC_ENDPOINTS = {
+    "static",
+    "health.healthz",
+    "portal.index",
+    "portal.sign_in",
+    "portal.register",
+    "portal.confirm_email",
+    "portal.reset_request",
+    "portal.reset",
+    "backoffice.sign_in",
+    "backoffice.reset_request",
+    "backoffice.reset",
+}
+
+
+def _sample_url(app, rule):
+    values = {arg: "1" for arg in rule.arguments}
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def test_every_endpoint_is_public_on_purpose_or_refused_to_anonymous_visitors(app):
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, PUBLIC_ATTR, False) or rule.endpoint == "static":
+            assert rule.endpoint in PUBLIC_ENDPOINTS, f"{rule.endpoint} is public but not in the allowlist"
+            continue
+        url = _sample_url(app, rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            resp = client.open(url, method=method)
+            assert resp.status_code in (302, 400, 401, 404), f"{method} {url} answered {resp.status_code}"
+            if resp.status_code == 302:
+                assert "sign-in" in resp.headers["Location"]
+            checked += 1
+    assert checked > 0
+
+
+def test_public_allowlist_names_only_real_endpoints(app):
+    assert PUBLIC_ENDPOINTS <= set(app.view_functions)
+
+
+def test_unguarded_endpoint_outside_blueprints_is_refused(tmp_path_factory):
+    from tests.conftest import test_config
+    from wsgi import create_app
+
+    app = create_app(test_config(tmp_path_factory))
+
+    @app.get("/forgotten")
+    def forgotten():
+        return "secret"
+
+    assert app.test_client().get("/forgotten").status_code == 404
+
+
+def test_security_headers_on_every_page(client):
+    resp = client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "Strict-Transport-Security" not in resp.headers  # only in production (HTTPS)
+
+
+def test_authenticated_pages_are_not_stored(student_browser, officer_browser):
+    assert student_browser.get("/home").headers["Cache-Control"] == "no-store"
+    assert officer_browser.get("/staff/").headers["Cache-Control"] == "no-store"
+
+
+def test_pages_load_no_third_party_assets(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "http://" not in html.replace("http://127.0.0.1", "") and "https://" not in html
+    assert "<script" not in html
+
+
+def test_missing_csrf_token_is_refused_and_ends_the_session(student_browser):
+    resp = student_browser.post("/account", {"current": "x", "password": "y", "confirm": "y"})
+    assert resp.status_code == 400
+    assert student_browser.get("/home").status_code == 302
+
+
+def test_logout_is_post_only(student_browser):
+    assert student_browser.get("/sign-out").status_code == 405
+    assert student_browser.get("/home").status_code == 200
+
+
+def test_error_pages_are_friendly_and_reveal_nothing(client):
+    resp = client.get("/no/such/page")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "Page not found" in body
+    assert "Traceback" not in body and "werkzeug" not in body.lower()
+
+
+def test_oversize_request_gets_a_clear_413_page(app, client):
+    resp = client.post("/sign-in", data={"email": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)})
+    assert resp.status_code == 413
+    assert "too large" in resp.get_data(as_text=True)
+
+
+def test_health_check_reports_the_database(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.json["database"] == "up"
+
+
+def test_health_check_answers_503_when_the_database_is_down(tmp_path_factory):
+    from tests.conftest import test_config
+    from wsgi import create_app
+
+    config = test_config(tmp_path_factory)
+    config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    app = create_app(config)
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503 and resp.json["database"] == "down"
+
+
+def test_rate_limit_on_sign_in_does_not_reveal_accounts(app, tmp_path_factory, student):
+    from tests.conftest import Browser, test_config
+    from wsgi import create_app
+
+    config = test_config(tmp_path_factory)
+    config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_LOGIN="3 per minute",
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+    )
+    limited = create_app(config)
+    outcomes = {}
+    for n, email in enumerate((student.email, "nobody.here@example.ac.uk")):
+        b = Browser(limited.test_client())
+        b.client.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"  # each guess from its own address
+        outcomes[email] = [
+            b.submit("/sign-in", {"email": email, "password": "wrong password entirely"}).status_code
+            for _ in range(4)
+        ]
+    assert outcomes[student.email] == outcomes["nobody.here@example.ac.uk"] == [200, 200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    "env,needle",
+    [
+        ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "SQLite"),
+        ({"AUDIT_HMAC_KEY": "short"}, "too short"),
+    ],
+)
+def test_production_mode_refuses_unsafe_configuration(monkeypatch, tmp_path, env, needle):
+    from shared.config import ConfigurationError
+    from wsgi import create_app
+
+    safe = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "AUDIT_HMAC_KEY": "a" * 40,
+        "ENCRYPTION_KEYS": "k1:" + __import__("shared.crypto", fromlist=["x"]).generate_key(),
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+        "FLASK_DEBUG": "0",
+    }
+    for key, value in {**safe, **env}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError, match=needle):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_mode_starts_with_safe_configuration_and_secure_cookies(monkeypatch, tmp_path):
+    from shared.crypto import generate_key
+    from wsgi import create_app
+
+    for key, value in {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "AUDIT_HMAC_KEY": "a" * 40,
+        "ENCRYPTION_KEYS": "k1:" + generate_key(),
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    }.items():
+        monkeypatch.setenv(key, value)
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert not app.config["SEED_DEMO_ALLOWED"]
+    resp = app.test_client().get("/healthz", base_url="https://localhost")
+    assert "max-age" in resp.headers["Strict-Transport-Security"]
