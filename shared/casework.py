@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from shared import audit, documents, mail
@@ -470,6 +470,16 @@ def case_for_staff(staff: Staff, reference: str) -> Case:
     return case
 
 
+def _record_view(actor, action: str, case: Case | None = None, **details) -> None:
+    """Audit a view and commit it before the data is read: what the page shows is then loaded after the
+    commit (so it is not expired and reloaded row by row) and the view is on record even if rendering fails."""
+    if case is None:
+        audit.record(actor, action, None, student_id=actor.id if actor.kind == "student" else None, **details)
+    else:
+        _audit(actor, action, case, **details)
+    db.session.commit()
+
+
 def _audit(actor, action: str, case: Case, subject=None, **details) -> None:
     audit.record(actor, action, subject if subject is not None else case, student_id=case.student_id,
                  case_id=case.id, **details)
@@ -487,6 +497,7 @@ class StudentCaseSummary:
 
 def my_cases(student: Student) -> list[StudentCaseSummary]:
     """The student's 'My cases' list: status, officer, next appointment and unread messages. Three queries."""
+    _record_view(student, "cases.listed")
     cases = cases_for_student(student)
     ids = [c.id for c in cases]
     upcoming: dict[int, Appointment] = {}
@@ -506,8 +517,6 @@ def my_cases(student: Student) -> list[StudentCaseSummary]:
                 .group_by(Message.case_id)
             ).all()
         )
-    audit.record(student, "cases.listed", None, student_id=student.id, count=len(cases))
-    db.session.commit()
     return [StudentCaseSummary(c, upcoming.get(c.id), unread.get(c.id, 0)) for c in cases]
 
 
@@ -523,11 +532,9 @@ def student_case_page(student: Student, reference: str) -> StudentCasePage:
     """What a student sees of their case: status, officer, messages, appointments, what they sent. Not the
     internal record (that comes through an access request). Opening it marks officers' messages read."""
     case = case_for_student(student, reference)
+    _mark_read(case, from_student=False)
+    _record_view(student, "case.viewed", case)
     messages = _messages(case)
-    now = utcnow()
-    for message in messages:
-        if not message.from_student and message.read_at is None:
-            message.read_at = now
     appointments = list(
         db.session.scalars(
             select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.starts_at)
@@ -540,9 +547,16 @@ def student_case_page(student: Student, reference: str) -> StudentCasePage:
             .order_by(Document.uploaded_at)
         )
     )
-    _audit(student, "case.viewed", case)
-    db.session.commit()
     return StudentCasePage(case, messages, appointments, docs)
+
+
+def _mark_read(case: Case, *, from_student: bool) -> None:
+    """Opening the thread marks the other side's messages read."""
+    db.session.execute(
+        update(Message)
+        .where(Message.case_id == case.id, Message.from_student.is_(from_student), Message.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
 
 
 def _messages(case: Case) -> list[Message]:
@@ -661,6 +675,7 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
     status, area, college, officer and opening time serve the filters and the default sort)."""
     if not can_view_all_cases(staff):
         raise NotFound()
+    _record_view(staff, "cases.listed", page=page)
     stmt = _filtered(staff, filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
     pages = max(1, -(-total // per_page))
@@ -673,8 +688,6 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
         .offset((page - 1) * per_page)
     ).unique()
     rows = [CaseRow(case, profile) for case, profile in result]
-    audit.record(staff, "cases.listed", None, page=page, count=len(rows))
-    db.session.commit()
     return CasePage(rows, total, page, pages, per_page)
 
 
@@ -694,6 +707,7 @@ def dashboard(staff: Staff) -> Dashboard:
     """The officer's day: their open cases, new unassigned cases, deadlines this week, unanswered messages."""
     if not can_view_all_cases(staff):
         raise NotFound()
+    _record_view(staff, "dashboard.viewed")
     not_closed = Case.status != CaseStatus.CLOSED.value
     base = (
         select(Case, StudentProfile)
@@ -715,8 +729,6 @@ def dashboard(staff: Staff) -> Dashboard:
                        .order_by(Case.deadline)),
         awaiting_reply=rows(base.where(Case.awaiting_reply_since.is_not(None)).order_by(Case.awaiting_reply_since)),
     )
-    audit.record(staff, "dashboard.viewed", None)
-    db.session.commit()
     return board
 
 
@@ -745,6 +757,8 @@ class StaffCasePage:
 def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
     """The whole record for an officer. Opening it is audited and marks the student's messages read."""
     case = case_for_staff(staff, reference)
+    _mark_read(case, from_student=True)
+    _record_view(staff, "case.viewed", case)
     entries = list(
         db.session.scalars(
             select(CaseEntry).where(CaseEntry.case_id == case.id)
@@ -760,10 +774,6 @@ def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
     timeline += [TimelineItem(c.changed_at, "change", change=c) for c in changes]
     timeline.sort(key=lambda item: item.at, reverse=True)
     messages = _messages(case)
-    now = utcnow()
-    for message in messages:
-        if message.from_student and message.read_at is None:
-            message.read_at = now
     appointments = list(
         db.session.scalars(
             select(Appointment).where(Appointment.case_id == case.id).options(joinedload(Appointment.officer))
@@ -780,8 +790,6 @@ def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
         db.session.scalars(select(ReflectiveFlag).where(ReflectiveFlag.case_id == case.id)
                            .order_by(ReflectiveFlag.flagged_at.desc()))
     )
-    _audit(staff, "case.viewed", case)
-    db.session.commit()
     return StaffCasePage(case, _profile(case.student_id), timeline, messages, appointments, docs, flags)
 
 
@@ -1026,6 +1034,7 @@ def reflective_agenda(staff: Staff) -> list[AgendaItem]:
     """Cases waiting to be discussed, oldest flag first."""
     if not can_view_all_cases(staff):
         raise NotFound()
+    _record_view(staff, "reflective.agenda_viewed")
     rows = db.session.execute(
         select(ReflectiveFlag, Case, Staff)
         .join(Case, Case.id == ReflectiveFlag.case_id)
@@ -1033,10 +1042,7 @@ def reflective_agenda(staff: Staff) -> list[AgendaItem]:
         .where(ReflectiveFlag.discussed_at.is_(None))
         .order_by(ReflectiveFlag.flagged_at)
     ).all()
-    items = [AgendaItem(f, c, s) for f, c, s in rows]
-    audit.record(staff, "reflective.agenda_viewed", None, cases=[i.case.id for i in items][:50])
-    db.session.commit()
-    return items
+    return [AgendaItem(f, c, s) for f, c, s in rows]
 
 
 def mark_discussed(staff: Staff, flag_id: int) -> ReflectiveFlag:
