@@ -35,6 +35,10 @@ bp.add_app_template_filter(casework.to_local, "local")
 
 
 class FriendlyDateField(DateField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d %m %Y"])
+        super().__init__(*args, **kwargs)
+
     def process_formdata(self, valuelist):
         try:
             super().process_formdata(valuelist)
@@ -117,7 +121,8 @@ def ask():
         return redirect(url_for("portal.ask"))
     answers = IntakeAnswers(**{k: v for k, v in form.answers().items() if v is not None})
     try:
-        if form.deadline.errors:
+        if form.deadline.errors:  # unreadable date: still check every other answer, then show all problems
+            casework.clean_intake(answers)
             raise InvalidAnswers({})
         case = casework.submit_case(current_user, answers, uploads_from("documents"))
     except InvalidAnswers as exc:
@@ -125,6 +130,15 @@ def ask():
         casework.save_draft(current_user, form.answers())  # what they typed is kept, even if they leave now
         return render_template("portal/cases/ask.html", form=form, from_draft=False, saved_at=None), 200
     return redirect(url_for("portal.case_received", reference=case.reference))
+
+
+@bp.post("/ask/autosave")
+def autosave_draft():
+    """The form's script saves the draft as the student types (no page change, no message)."""
+    form = _intake_form()
+    form.validate()
+    casework.save_draft(current_user, form.answers())
+    return "", 204
 
 
 @bp.post("/ask/discard")

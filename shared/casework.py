@@ -609,7 +609,7 @@ class CaseFilters:
 SORTS = {
     "newest": ("Newest first", lambda: [Case.opened_at.desc(), Case.id.desc()]),
     "oldest": ("Oldest first", lambda: [Case.opened_at.asc(), Case.id.asc()]),
-    "deadline": ("Deadline soonest", lambda: [Case.deadline.is_(None), Case.deadline.asc(), Case.id.asc()]),
+    "deadline": ("Deadline soonest", lambda: [Case.deadline.asc().nulls_last(), Case.id.asc()]),
     "reference": ("Reference", lambda: [Case.reference.asc()]),
     "name": ("Student name", lambda: [StudentProfile.full_name.asc(), Case.id.asc()]),
     "status": ("Status", lambda: [Case.status.asc(), Case.opened_at.desc(), Case.id.desc()]),
@@ -635,54 +635,60 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(staff: Staff, filters: CaseFilters):
-    stmt = (
-        select(Case, StudentProfile)
-        .join(Student, Student.id == Case.student_id)
-        .outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
-    )
+def _conditions(staff: Staff, filters: CaseFilters) -> list:
+    """The filters as conditions on the cases table alone, so the count needs no join. A search finds the
+    matching students first (a small set) and then their cases through the student_id index; a full
+    reference goes straight to the unique index."""
+    conds = []
     if filters.status in STAFF_STATUS:
-        stmt = stmt.where(Case.status == filters.status)
+        conds.append(Case.status == filters.status)
     elif filters.status == "active":
-        stmt = stmt.where(Case.status != CaseStatus.CLOSED.value)
+        conds.append(Case.status != CaseStatus.CLOSED.value)
     if filters.area:
-        stmt = stmt.where(Case.area_code == filters.area)
+        conds.append(Case.area_code == filters.area)
     if filters.college:
-        stmt = stmt.where(Case.college_code == filters.college)
+        conds.append(Case.college_code == filters.college)
     if filters.officer == "none":
-        stmt = stmt.where(Case.assigned_to_id.is_(None))
+        conds.append(Case.assigned_to_id.is_(None))
     elif filters.officer == "me":
-        stmt = stmt.where(Case.assigned_to_id == staff.id)
+        conds.append(Case.assigned_to_id == staff.id)
     elif filters.officer.isdigit():
-        stmt = stmt.where(Case.assigned_to_id == int(filters.officer))
+        conds.append(Case.assigned_to_id == int(filters.officer))
     q = clean_text(filters.q)[:200]
-    if q:
+    if q and REFERENCE_RE.match(q.upper()):
+        conds.append(Case.reference == q.upper())
+    elif q:
         like = _like(q.lower())
-        stmt = stmt.where(
-            or_(
-                Case.reference == q.upper(),
-                func.lower(Student.email).like(like, escape="\\"),
-                StudentProfile.crsid == q.lower(),
-                func.lower(StudentProfile.full_name).like(like, escape="\\"),
-                func.lower(StudentProfile.preferred_name).like(like, escape="\\"),
+        students = select(Student.id).where(func.lower(Student.email).like(like, escape="\\")).union(
+            select(StudentProfile.student_id).where(
+                or_(
+                    StudentProfile.crsid == q.lower(),
+                    func.lower(StudentProfile.full_name).like(like, escape="\\"),
+                    func.lower(StudentProfile.preferred_name).like(like, escape="\\"),
+                )
             )
         )
-    return stmt
+        conds.append(Case.student_id.in_(students))
+    return conds
 
 
 def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
     """One page of cases for staff: a count and one page query, whatever the page size (the indexes on
-    status, area, college, officer and opening time serve the filters and the default sort)."""
+    status, area, college, officer, opening time and deadline serve the filters and sorts)."""
     if not can_view_all_cases(staff):
         raise NotFound()
     _record_view(staff, "cases.listed", page=page)
-    stmt = _filtered(staff, filters)
-    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
+    conds = _conditions(staff, filters)
+    total = db.session.scalar(select(func.count(Case.id)).where(*conds))
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     order = SORTS.get(filters.sort, SORTS["newest"])[1]()
     result = db.session.execute(
-        stmt.options(contains_eager(Case.student), joinedload(Case.assigned_to))
+        select(Case, StudentProfile)
+        .join(Student, Student.id == Case.student_id)
+        .outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
+        .where(*conds)
+        .options(contains_eager(Case.student), joinedload(Case.assigned_to))
         .order_by(*order)
         .limit(per_page)
         .offset((page - 1) * per_page)

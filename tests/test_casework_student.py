@@ -2,6 +2,7 @@
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -179,3 +180,23 @@ def test_concurrent_submissions_get_distinct_references(app, db):
     db.session.commit()
     refs = [c.reference for c in db.session.scalars(select(Case))]
     assert len(refs) == 4 and len(set(refs)) == 4
+
+
+def test_the_form_saves_a_draft_as_the_student_types(student_browser, student, db):
+    resp = student_browser.submit("/ask/autosave", intake_form(what_happened="Typed so far"), page="/ask")
+    assert resp.status_code == 204
+    assert casework.get_draft(student)["what_happened"] == "Typed so far"
+    assert 'data-autosave="/ask/autosave"' in student_browser.get("/ask").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("fmt,ok", [("%d/%m/%Y", True), ("%Y-%m-%d", True), ("next %A", False)])
+def test_deadline_dates_are_read_in_uk_order_or_explained(student_browser, db, fmt, ok):
+    day = casework.today_local() + timedelta(days=20)
+    typed = day.strftime(fmt)
+    resp = student_browser.submit("/ask", intake_form(deadline=typed, full_name="" if not ok else "Morgan Fenwick"))
+    if ok:
+        assert resp.status_code == 302
+        assert db.session.scalar(select(Case)).deadline == day
+    else:
+        html = resp.get_data(as_text=True)
+        assert "Enter the date as day, month and year" in html and "Enter your full name." in html

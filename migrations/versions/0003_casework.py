@@ -45,6 +45,7 @@ def upgrade():
         batch_op.add_column(sa.Column('awaiting_reply_since', shared.models.base.UTCDateTime(), nullable=True))
         batch_op.create_index('ix_cases_awaiting_reply', ['awaiting_reply_since'], unique=False)
         batch_op.create_index('ix_cases_opened', ['opened_at'], unique=False)
+        batch_op.create_index('ix_cases_deadline_sort', ['deadline', 'id'], unique=False)
 
     with op.batch_alter_table('student_profiles', schema=None) as batch_op:
         batch_op.create_index('ix_student_profiles_full_name', ['full_name'], unique=False)
@@ -58,6 +59,7 @@ def downgrade():
         batch_op.drop_index('ix_student_profiles_full_name')
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_deadline_sort')
         batch_op.drop_index('ix_cases_opened')
         batch_op.drop_index('ix_cases_awaiting_reply')
         batch_op.drop_column('awaiting_reply_since')

@@ -70,6 +70,7 @@ class Case(Base):
         Index("ix_cases_college_opened", "college_code", "opened_at"),
         Index("ix_cases_deadline", "deadline"),
         Index("ix_cases_opened", "opened_at"),
+        Index("ix_cases_deadline_sort", "deadline", "id"),  # the list's "deadline soonest" page, no sort
         Index("ix_cases_awaiting_reply", "awaiting_reply_since"),
     )
 
