@@ -572,6 +572,8 @@ def student_sends_message(student: Student, reference: str, body: str,
                           uploads: list[Upload] | None = None) -> Message:
     """The student writes to the officers. The assigned officer gets an email that only says to sign in."""
     case = case_for_student(student, reference)
+    if case.status == CaseStatus.CLOSED.value:
+        raise InvalidAnswers({"body": "This case is closed. If you need more help, please ask for advice again."})
     body = required_text(body, "your message", LONG_TEXT, field_name="body")
     uploads = _attach(uploads)
     stored: list[Document] = []
@@ -758,6 +760,7 @@ class StaffCasePage:
     appointments: list[Appointment]
     documents: list[Document]
     flags: list[ReflectiveFlag]
+    staff_names: dict[str, str]  # staff id (as stored in an assignment change) -> name
 
 
 def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
@@ -796,7 +799,10 @@ def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
         db.session.scalars(select(ReflectiveFlag).where(ReflectiveFlag.case_id == case.id)
                            .order_by(ReflectiveFlag.flagged_at.desc()))
     )
-    return StaffCasePage(case, _profile(case.student_id), timeline, messages, appointments, docs, flags)
+    assigned_ids = {int(v) for c in changes if c.kind == "assigned" for v in (c.old_value, c.new_value) if v}
+    names = {str(s.id): s.name for s in db.session.scalars(select(Staff).where(Staff.id.in_(assigned_ids)))} \
+        if assigned_ids else {}
+    return StaffCasePage(case, _profile(case.student_id), timeline, messages, appointments, docs, flags, names)
 
 
 def _record_change(case: Case, staff: Staff | None, kind: str, old: str | None, new: str | None,

@@ -64,6 +64,7 @@ def test_officer_finds_works_and_closes_a_case_and_the_student_follows_it(
     assert "Closed" in student_browser.get("/cases").get_data(as_text=True)
     staff_page = officer_browser.get(page).get_data(as_text=True)
     assert "Resolved in the student" in staff_page and "Asked for the letter." in staff_page
+    assert f"assigned to {officer.name}" in staff_page
     actions = set(_actions(db, case))
     assert {"case.submitted", "case.viewed", "case.assigned", "entry.added", "appointment.added",
             "case.status_changed", "case.closed"} <= actions

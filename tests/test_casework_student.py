@@ -200,3 +200,21 @@ def test_deadline_dates_are_read_in_uk_order_or_explained(student_browser, db, f
     else:
         html = resp.get_data(as_text=True)
         assert "Enter the date as day, month and year" in html and "Enter your full name." in html
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client, student):
+    case = make_case(student)
+    for url in ("/ask", "/cases", f"/cases/{case.reference}", "/documents/1"):
+        resp = client.get(url)
+        assert resp.status_code == 302 and "/sign-in" in resp.headers["Location"], url
+    for url in ("/staff/", "/staff/cases", f"/staff/cases/{case.reference}", "/staff/reflective-practice"):
+        resp = client.get(url)
+        assert resp.status_code == 302 and "/staff/sign-in" in resp.headers["Location"], url
+
+
+def test_a_closed_case_takes_no_more_messages(student_browser, student, officer):
+    case = make_case(student)
+    casework.close_case(officer, case.reference, "advice_given")
+    html = student_browser.submit(f"/cases/{case.reference}/messages", {"body": "One more thing"},
+                                  page="/cases").get_data(as_text=True)
+    assert "This case is closed" in html
