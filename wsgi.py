@@ -32,9 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = None  # the server-side session row is the protection
     web.init_app(app)
     cli.init_app(app)
-
     from backoffice import bp as backoffice_bp
     from portal import bp as portal_bp
+    from shared import casework_demo  # noqa: F401  (registers the casework demo step)
 
     app.register_blueprint(portal_bp)
     app.register_blueprint(backoffice_bp)

@@ -1,5 +1,3 @@
-from flask import render_template
-
 from backoffice import bp
 from shared import accounts, auth_views
 from shared.authz import public
@@ -29,11 +27,6 @@ def reset_request():
 @public
 def reset(token):
     return auth_views.reset_page("backoffice", token)
-
-
-@bp.get("/")
-def dashboard():
-    return render_template("backoffice/dashboard.html")
 
 
 @bp.route("/account", methods=["GET", "POST"])

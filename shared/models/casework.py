@@ -32,6 +32,7 @@ class StudentProfile(Base):
     """Who the student is, reused for their next casework form. Names stay in clear to be searchable."""
 
     __tablename__ = "student_profiles"
+    __table_args__ = (Index("ix_student_profiles_full_name", "full_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str | None] = mapped_column(String(32))
@@ -68,6 +69,9 @@ class Case(Base):
         Index("ix_cases_area_opened", "area_code", "opened_at"),
         Index("ix_cases_college_opened", "college_code", "opened_at"),
         Index("ix_cases_deadline", "deadline"),
+        Index("ix_cases_opened", "opened_at"),
+        Index("ix_cases_deadline_sort", "deadline", "id"),  # the list's "deadline soonest" page, no sort
+        Index("ix_cases_awaiting_reply", "awaiting_reply_since"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,6 +97,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome_code: Mapped[str | None] = mapped_column(String(60))
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the student writes and cleared when an officer replies: the dashboard's "awaiting reply".
+    awaiting_reply_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     what_happened = encrypted("_what_happened_enc")
     outcome_wanted = encrypted("_outcome_wanted_enc")
@@ -233,3 +239,34 @@ class CaseDraft(Base):
     answers_json = encrypted("_answers_enc")
 
 
+
+
+class CaseChange(Base):
+    """The case's own history: status changes (with the reason), assignments and closing (with the outcome).
+    Shown in the timeline; never edited."""
+
+    __tablename__ = "case_changes"
+    __table_args__ = (Index("ix_case_changes_case_at", "case_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # status | assigned
+    old_value: Mapped[str | None] = mapped_column(String(60))
+    new_value: Mapped[str | None] = mapped_column(String(60))
+    _reason_enc: Mapped[str | None] = mapped_column("reason_enc", Text)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the student's own action
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    reason = encrypted("_reason_enc")
+
+    changed_by: Mapped[Staff | None] = relationship()
+
+
+class CaseReferenceCounter(Base):
+    """One row per year; `UPDATE ... RETURNING` on it hands out ADV-<year>-<n> without collisions."""
+
+    __tablename__ = "case_reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,55 @@
+"""Casework factories: fictional cases made through the real services, and the casework form's answers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared import casework
+from shared.casework import IntakeAnswers
+from shared.documents import Upload
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def intake_form(**overrides) -> dict:
+    """What a student types into the casework form (as posted by a browser)."""
+    data = {
+        "full_name": "Morgan Fenwick",
+        "preferred_name": "Mo",
+        "pronouns": "she/her",
+        "college_code": "newnham",
+        "faculty": "Faculty of History",
+        "course": "BA History",
+        "year_of_study": "2nd year",
+        "crsid": "mf512",
+        "phone": "07700 900456",
+        "safe_channels": ["email", "text"],
+        "may_leave_message": "y",
+        "contact_notes": "Please avoid calling before 10am.",
+        "area_code": "appeals",
+        "what_happened": "My dissertation extension request was refused although I sent a medical note.",
+        "outcome_wanted": "An extension of two weeks.",
+        "urgency": "soon",
+        "deadline": (casework.today_local() + timedelta(days=10)).isoformat(),
+        "meeting_preference": "in_person",
+        "private_room": "y",
+        "accessibility_needs": "Step-free access, please.",
+        "action": "submit",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def answers(**overrides) -> IntakeAnswers:
+    values = {
+        "full_name": "Morgan Fenwick", "college_code": "newnham", "faculty": "Faculty of History",
+        "area_code": "housing", "what_happened": "A fictional problem with a fictional landlord.",
+        "urgency": "normal", "meeting_preference": "online", "safe_channels": ["email"],
+    }
+    values.update(overrides)
+    return IntakeAnswers(**values)
+
+
+def make_case(student, uploads: list[Upload] | None = None, **overrides):
+    return casework.submit_case(student, answers(**overrides), uploads or [])

@@ -1,0 +1,252 @@
+"""The officers' journeys: find a case, work it, close it; every staff role sees every case; every view
+and change is audited; the case list costs the same number of queries whatever the page holds."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from shared import casework
+from shared.mail import sent_messages
+from shared.models import AuditEvent, Case, CaseEntryVersion
+from tests import factories
+from tests.factories_casework import make_case
+
+
+def _actions(db, case) -> list[str]:
+    db.session.commit()
+    return [e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id)
+                                                 .order_by(AuditEvent.seq))]
+
+
+def test_officer_finds_works_and_closes_a_case_and_the_student_follows_it(
+    db, student, officer, officer_browser, student_browser
+):
+    case = make_case(student, full_name="Quinn Ashdown", crsid="qa301", private_room=True)
+    ref = case.reference
+    # Finds it: by name, by CRSid, by email, by reference.
+    for q in ("ashdown", "qa301", student.email.upper(), ref.lower()):
+        html = officer_browser.get("/staff/cases", query_string={"q": q}).get_data(as_text=True)
+        assert ref in html, q
+    assert ref not in officer_browser.get("/staff/cases", query_string={"q": "nobody-like-this"}).get_data(as_text=True)
+    page = f"/staff/cases/{ref}"
+    assert officer_browser.get(page).status_code == 200
+    # Assigns it to themself: the case opens.
+    assert officer_browser.submit(f"{page}/assign", {"assign-officer_id": str(officer.id)}, page=page).status_code == 302
+    # Records advice, then an action.
+    resp = officer_browser.submit(f"{page}/entries", {"entry-kind": "advice", "entry-text": "Explained the appeal route."},
+                                  page=page)
+    assert resp.status_code == 302
+    # Books a meeting: the student asked for a private room, so it has one even if unticked.
+    day = (casework.today_local() + timedelta(days=3)).isoformat()
+    resp = officer_browser.submit(f"{page}/appointments", {"appt-day": day, "appt-at": "14:30", "appt-duration_minutes": "45",
+                                                           "appt-mode": "in_person", "appt-location": "Advice Service, room 2",
+                                                           "appt-officer_id": ""}, page=page)
+    assert resp.status_code == 302
+    # Asks the student for something: status with a reason.
+    resp = officer_browser.submit(f"{page}/status", {"status-status": "waiting", "status-reason": "Asked for the letter."},
+                                  page=page)
+    assert resp.status_code == 302
+    db.session.commit()
+    db.session.refresh(case)
+    assert case.status == "waiting" and case.assigned_to_id == officer.id
+    # The student sees the status, the officer, the appointment with its private room.
+    html = student_browser.get(f"/cases/{ref}").get_data(as_text=True)
+    assert "Waiting for you" in html and officer.name in html
+    assert "14:30" in html and "Advice Service, room 2" in html and "private room" in html
+    assert "Explained the appeal route." not in html  # the internal record is not shown
+    # Closes with an outcome from the list.
+    resp = officer_browser.submit(f"{page}/close", {"close-outcome_code": "resolved", "close-note": "Extension granted."},
+                                  page=page)
+    assert resp.status_code == 302
+    db.session.refresh(case)
+    assert case.status == "closed" and case.outcome_code == "resolved" and case.closed_at
+    assert "Closed" in student_browser.get("/cases").get_data(as_text=True)
+    staff_page = officer_browser.get(page).get_data(as_text=True)
+    assert "Resolved in the student" in staff_page and "Asked for the letter." in staff_page
+    assert f"assigned to {officer.name}" in staff_page
+    actions = set(_actions(db, case))
+    assert {"case.submitted", "case.viewed", "case.assigned", "entry.added", "appointment.added",
+            "case.status_changed", "case.closed"} <= actions
+
+
+def test_status_change_needs_a_reason_and_closing_needs_an_outcome(db, student, officer_browser):
+    case = make_case(student)
+    page = f"/staff/cases/{case.reference}"
+    html = officer_browser.submit(f"{page}/status", {"status-status": "open", "status-reason": ""}, page=page).get_data(as_text=True)
+    assert "Enter the reason for the change." in html
+    html = officer_browser.submit(f"{page}/close", {"close-outcome_code": ""}, page=page).get_data(as_text=True)
+    assert "Choose the outcome of the case." in html
+    html = officer_browser.submit(f"{page}/close", {"close-outcome_code": "made-up"}, page=page).get_data(as_text=True)
+    assert "Choose the outcome of the case." in html
+    db.session.refresh(case)
+    assert case.status == "new"
+
+
+def test_amending_an_entry_keeps_every_earlier_version_visible(db, student, officer, manager, officer_browser):
+    case = make_case(student)
+    entry = casework.add_entry(officer, case.reference, "note", casework.utcnow(), "Met the student on Tuesday.")
+    url = f"/staff/cases/{case.reference}/entries/{entry.id}/amend"
+    assert "Met the student on Tuesday." in officer_browser.get(url).get_data(as_text=True)
+    resp = officer_browser.submit(url, {"text": "Met the student on Wednesday.", "reason": ""})
+    assert "Enter why you are amending it." in resp.get_data(as_text=True)
+    resp = officer_browser.submit(url, {"text": "Met the student on Wednesday.", "reason": "Wrong day recorded."})
+    assert resp.status_code == 302
+    casework.amend_entry(manager, case.reference, entry.id, "Met the student on Wednesday at 3pm.", "Added the time.")
+    versions = db.session.scalars(select(CaseEntryVersion).where(CaseEntryVersion.entry_id == entry.id)
+                                  .order_by(CaseEntryVersion.version)).all()
+    assert [v.text for v in versions] == ["Met the student on Tuesday.", "Met the student on Wednesday.",
+                                          "Met the student on Wednesday at 3pm."]
+    html = officer_browser.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    for text in ("Met the student on Tuesday.", "Met the student on Wednesday.", "at 3pm.",
+                 "Wrong day recorded.", "Added the time.", "Earlier versions (2)"):
+        assert text in html
+    assert {"entry.amended"} <= set(_actions(db, case))
+
+
+@pytest.mark.parametrize("role", ["officer", "manager", "admin"])
+def test_every_staff_role_can_open_every_case_and_each_view_is_audited(app, db, student, role):
+    case = make_case(student)
+    staff = factories.make_staff(role=role)
+    from tests.conftest import _signed_in
+
+    b = _signed_in(app, staff, factories.PASSWORD, "backoffice")
+    assert b.get(f"/staff/cases/{case.reference}").status_code == 200
+    db.session.commit()
+    viewed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "case.viewed"))
+    assert (viewed.actor_kind, viewed.actor_id, viewed.student_id, viewed.case_id) == ("staff", staff.id, student.id, case.id)
+
+
+def test_students_cannot_reach_the_back_office(student_browser, student):
+    case = make_case(student)
+    assert student_browser.get(f"/staff/cases/{case.reference}").status_code == 302  # to the staff sign-in
+    assert student_browser.get("/staff/cases").status_code == 302
+
+
+def test_messages_go_both_ways_and_the_emails_say_only_sign_in(db, student, officer, officer_browser, student_browser):
+    case = make_case(student, what_happened="SECRET-STORY-MARKER")
+    casework.assign(officer, case.reference, officer.id)
+    sent_messages().clear()
+    page = f"/staff/cases/{case.reference}"
+    resp = officer_browser.submit(f"{page}/messages", {"message-body": "Could you send the SECRET-LETTER-MARKER?"},
+                                  page=page)
+    assert resp.status_code == 302
+    html = student_browser.get("/cases").get_data(as_text=True)
+    assert "1 new" in html
+    html = student_browser.get(f"/cases/{case.reference}").get_data(as_text=True)
+    assert "Could you send the SECRET-LETTER-MARKER?" in html
+    resp = student_browser.submit(f"/cases/{case.reference}/messages", {"body": "Here it is: SECRET-REPLY-MARKER"},
+                                  page=f"/cases/{case.reference}")
+    assert resp.status_code == 302
+    board = officer_browser.get("/staff/").get_data(as_text=True)
+    assert "Messages awaiting a reply" in board and case.reference in board.split('id="dash-replies"')[1]
+    assert "SECRET-REPLY-MARKER" in officer_browser.get(page).get_data(as_text=True)
+    to_student, to_officer = sent_messages()
+    assert to_student["To"] == student.email and to_officer["To"] == officer.email
+    for message in sent_messages():
+        text = message["Subject"] + message.get_content()
+        assert "MARKER" not in text and case.reference not in text and "housing" not in text.lower()
+    # Replying clears "awaiting reply".
+    casework.staff_sends_message(officer, case.reference, "Thank you.")
+    db.session.refresh(case)
+    assert case.awaiting_reply_since is None
+
+
+def test_empty_message_is_refused_with_a_clear_error(student_browser, student):
+    case = make_case(student)
+    html = student_browser.submit(f"/cases/{case.reference}/messages", {"body": "   "},
+                                  page=f"/cases/{case.reference}").get_data(as_text=True)
+    assert "Enter your message." in html
+
+
+def test_dashboard_shows_my_cases_new_cases_deadlines_and_replies(db, student, other_student, officer, officer_browser):
+    mine = make_case(student, deadline=casework.today_local() + timedelta(days=2))
+    casework.assign(officer, mine.reference, officer.id)
+    unassigned = make_case(other_student)
+    far = make_case(other_student, deadline=casework.today_local() + timedelta(days=30))
+    html = officer_browser.get("/staff/").get_data(as_text=True)
+    mine_part, rest = html.split('id="dash-new"')
+    new_part, rest = rest.split('id="dash-deadlines"')
+    deadline_part = rest.split('id="dash-replies"')[0]
+    assert mine.reference in mine_part and unassigned.reference not in mine_part
+    assert unassigned.reference in new_part and mine.reference not in new_part
+    assert mine.reference in deadline_part and far.reference not in deadline_part
+
+
+def test_case_list_filters_and_sorts(db, student, other_student, officer, officer_browser):
+    a = make_case(student, area_code="housing", college_code="girton", full_name="Ada Zed")
+    b = make_case(other_student, area_code="exams", college_code="newnham", full_name="Bea Young")
+    casework.assign(officer, b.reference, officer.id)
+
+    def refs(**query):
+        html = officer_browser.get("/staff/cases", query_string=query).get_data(as_text=True)
+        return [r for r in (a.reference, b.reference) if r in html]
+
+    assert refs(area="housing") == [a.reference]
+    assert refs(college="newnham") == [b.reference]
+    assert refs(officer="none") == [a.reference]
+    assert refs(officer=str(officer.id)) == [b.reference]
+    assert refs(status="open") == [b.reference]
+    assert refs(status="new") == [a.reference]
+    html = officer_browser.get("/staff/cases", query_string={"sort": "name"}).get_data(as_text=True)
+    assert html.index(a.reference) < html.index(b.reference)
+    html = officer_browser.get("/staff/cases", query_string={"sort": "newest"}).get_data(as_text=True)
+    assert html.index(b.reference) < html.index(a.reference)
+    assert officer_browser.get("/staff/cases", query_string={"sort": "nonsense", "page": "x"}).status_code == 200
+
+
+def test_case_list_pages_and_runs_a_fixed_number_of_queries_per_page(app, db, officer, officer_browser):
+    students = [factories.make_student() for _ in range(3)]
+    for i in range(30):
+        case = make_case(students[i % 3], full_name=f"Student {i:02d}")
+        if i % 2:
+            casework.assign(officer, case.reference, officer.id)
+
+    def statements(url, **query) -> tuple[int, str]:
+        seen = []
+
+        def count(*_args):
+            seen.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            html = officer_browser.get(url, query_string=query).get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen), html
+
+    full, html = statements("/staff/cases")
+    assert "30 cases, page 1 of 2" in html and html.count('href="/staff/cases/ADV-') == 25
+    partial, html = statements("/staff/cases", page="2")
+    assert html.count('href="/staff/cases/ADV-') == 5
+    one, _ = statements("/staff/cases", q="Student 07")
+    assert full == partial == one
+
+
+def test_reflective_practice_flag_agenda_and_discussed(db, student, officer, manager, officer_browser, manager_browser):
+    case = make_case(student)
+    page = f"/staff/cases/{case.reference}"
+    resp = officer_browser.submit(f"{page}/reflective", {"flag-reason": "Tricky deadline question."}, page=page)
+    assert resp.status_code == 302
+    again = officer_browser.submit(f"{page}/reflective", {"flag-reason": "Again"}, page=page).get_data(as_text=True)
+    assert "already on the reflective practice agenda" in again
+    agenda = manager_browser.get("/staff/reflective-practice").get_data(as_text=True)
+    assert case.reference in agenda and "Tricky deadline question." in agenda
+    from shared.models import ReflectiveFlag
+
+    flag = db.session.scalar(select(ReflectiveFlag))
+    resp = manager_browser.submit(f"/staff/reflective-practice/{flag.id}/discussed", page="/staff/reflective-practice")
+    assert resp.status_code == 302
+    assert case.reference not in manager_browser.get("/staff/reflective-practice").get_data(as_text=True)
+    assert {"reflective.flagged", "reflective.discussed"} <= set(_actions(db, case))
+
+
+def test_the_student_never_sees_reflective_practice(student_browser, student, officer):
+    case = make_case(student)
+    casework.flag_for_reflection(officer, case.reference, "INTERNAL-FLAG-MARKER")
+    assert "INTERNAL-FLAG-MARKER" not in student_browser.get(f"/cases/{case.reference}").get_data(as_text=True)
+
+
+def test_reference_lookup_is_exact_for_staff(officer_browser):
+    assert officer_browser.get("/staff/cases/ADV-2000-0001").status_code == 404
+    assert isinstance(Case, type)
