@@ -52,7 +52,7 @@ from shared.models import (
     utcnow,
 )
 from shared.models.access import OPEN_STATUSES
-from shared.records import RedactionRule, StudentRecord, collect, format_day
+from shared.records import RedactionRule, StudentRecord, collect, format_day, format_moment  # noqa: F401
 
 NOTE_MAX = 2000
 REASON_MAX = 2000
@@ -107,6 +107,17 @@ def current_job(req: AccessRequest) -> RenderJob | None:
 
 def download_open(req: AccessRequest) -> bool:
     return bool(req.status == AccessStatus.RELEASED.value and req.download_expires_at and utcnow() < req.download_expires_at)
+
+
+def status_for_student(req: AccessRequest) -> str:
+    if req.status == AccessStatus.RELEASED.value:
+        return "Ready to download" if download_open(req) else "Expired"
+    return {
+        AccessStatus.RECEIVED.value: "Received: we are preparing your copy",
+        AccessStatus.PAUSED.value: "Paused: we are waiting to hear from you",
+        AccessStatus.REFUSED.value: "Refused",
+        AccessStatus.RELEASING.value: "Being produced",
+    }[req.status]
 
 
 def scope_label(req: AccessRequest) -> str:
