@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.deadlines import add_months, days_left, due_date, first_month_ends, may_extend, one_month_after, paused_days
+from shared.deadlines import (
+    add_months,
+    days_left,
+    due_date,
+    first_month_ends,
+    may_extend,
+    one_month_after,
+    paused_days,
+)
 
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31))
 
