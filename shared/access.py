@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from shared import audit, jobs, mail
+from shared.cli import demo_step
 from shared.crypto import decrypt_bytes, encrypt_bytes, key_id_of, new_uid
 from shared.deadlines import (  # noqa: F401 - the deadline rules are part of this module's interface
     MAX_EXTENSION_MONTHS,
@@ -362,10 +363,10 @@ def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: da
     req.extension_reason = reason
     req.extended_at, req.extended_by_id = now, staff.id
     _refresh_due(req, today)
-    _tell_student(req)
-    req.extension_told_at = now
+    req.extension_told_at = now  # the email below goes with this commit: telling is part of extending
     audit.record(staff, "access.extended", req, student_id=req.student_id, months=months, due_on=req.due_on.isoformat())
     db.session.commit()
+    _tell_student(req)
     return req
 
 
@@ -402,7 +403,10 @@ def items_of(record: StudentRecord):
 def redaction_target(staff: Staff, request_id: int, kind: str, item_id: int):
     """The request and the item a reviewer is about to redact: only things in this copy can be named."""
     req = _get(request_id)
-    return req, _locate(req, contents(req), kind, item_id)
+    item = _locate(req, contents(req), kind, item_id)
+    audit.record(staff, "access.item_viewed", req, student_id=req.student_id, target=f"{kind}:{item_id}")
+    db.session.commit()
+    return req, item
 
 
 def _locate(req: AccessRequest, record: StudentRecord, kind: str, item_id: int):
@@ -532,3 +536,9 @@ def render_copy(request_id: int) -> None:
                  sha256=req.pdf_sha256[:16])
     db.session.commit()
     mail.send(req.student.email, "access_ready", download_days=current_app.config["ACCESS_DOWNLOAD_DAYS"])
+
+
+@demo_step
+def _demo_access_request(made: dict) -> None:
+    """Demo data: the demo student has asked for a copy of everything, so the queue is not empty."""
+    request_copy(made["student"], note="Demo: I would like to see my records.")

@@ -50,7 +50,7 @@ def enqueue_render(job_id: int) -> None:
         run_render_job(job_id)
     elif how == "rq":
         try:
-            _rq_queue().enqueue("shared.jobs.run_render_job", job_id, job_timeout=1800, job_id=f"render-{job_id}-{utcnow():%s}")
+            _rq_queue().enqueue("shared.jobs.run_render_job", job_id, job_timeout=1800)
         except Exception:  # noqa: BLE001 - Redis down: the job waits in the database for `jobs work`
             log.exception("Could not queue render job %s on Redis; it stays queued in the database", job_id)
     else:
@@ -161,7 +161,9 @@ def work(burst: bool = False) -> None:
         from rq import SimpleWorker
 
         queue = _rq_queue()
-        drain()  # jobs that never reached Redis
+        for job_id in db.session.scalars(select(RenderJob.id).where(RenderJob.state == RenderState.QUEUED.value)).all():
+            enqueue_render(job_id)  # jobs that never reached Redis; a duplicate cannot run twice (see _claim)
+        db.session.commit()
         SimpleWorker([queue], connection=queue.connection).work(burst=burst)
     else:
         drain()

@@ -98,3 +98,45 @@ def test_jobs_work_command_drains_queued_jobs(student, officer, db, app):
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(AccessRequest, req.id).status == "released"
+
+
+def test_with_redis_the_job_goes_through_an_rq_worker(student, officer, db, app, tmp_path):
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app.config["JOBS_MODE"], app.config["REDIS_URL"] = "rq", f"redis://127.0.0.1:{port}/0"
+    try:
+        from redis import Redis
+
+        for _ in range(50):
+            try:
+                Redis.from_url(app.config["REDIS_URL"]).ping()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.1)
+        req = fa.make_request(student)
+        access.release(officer, req.id)
+        assert db.session.query(RenderJob).one().state == "queued"
+        jobs.work(burst=True)
+        from rq import Queue
+        from rq.registry import FinishedJobRegistry
+
+        queue = Queue(jobs.QUEUE_NAME, connection=Redis.from_url(app.config["REDIS_URL"]))
+        assert FinishedJobRegistry(queue=queue).count >= 1  # it ran through RQ
+    finally:
+        app.config["JOBS_MODE"], app.config["REDIS_URL"] = "sync", ""
+        proc.terminate()
+        proc.wait(timeout=10)
+    db.session.expire_all()
+    assert db.session.query(RenderJob).one().state == "done"
+    assert db.session.get(AccessRequest, req.id).status == "released"
