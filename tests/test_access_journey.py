@@ -196,3 +196,37 @@ def test_progress_page_refreshes_itself_while_the_copy_is_produced(student, offi
     page = student_browser.get(f"/records/{req.id}").get_data(as_text=True)
     assert re.search(r'<meta http-equiv="refresh" content="\d+">', page)
     assert "producing your copy" in page
+
+
+def test_every_page_renders_in_every_state(student, officer, student_browser, officer_browser, db):
+    from shared import access
+
+    fa.make_full_record(student, officer)
+    received = fa.make_request(student)
+    paused = fa.make_request(student)
+    access.pause(officer, paused.id, "clarification")
+    refused = fa.make_request(student)
+    access.refuse(officer, refused.id, "Repeated request")
+    released = fa.make_request(student)
+    access.extend(officer, released.id, 1, "Complex")
+    access.release(officer, released.id)
+    for req in (received, paused, refused, released):
+        for url in (f"/staff/access/{req.id}", f"/staff/access/{req.id}/review"):
+            assert officer_browser.get(url).status_code == 200, url
+        assert student_browser.get(f"/records/{req.id}").status_code == 200
+    assert officer_browser.get("/staff/access?all=1").status_code == 200
+    index = student_browser.get("/records").get_data(as_text=True)
+    assert all(r.reference in index for r in (received, paused, refused, released))
+    assert "waiting to hear from you" in index and "Ready to download" in index
+    assert student_browser.get("/records/request").status_code == 200
+    assert officer_browser.get(f"/staff/access/{received.id}/redact/nonsense/1").status_code == 404
+    assert officer_browser.get("/staff/access/9999").status_code == 404
+
+
+def test_staff_pages_are_closed_to_students_and_portal_pages_to_staff(student, officer, student_browser, officer_browser, client):
+    req = fa.make_request(student)
+    assert student_browser.get(f"/staff/access/{req.id}").status_code in (302, 403)
+    assert student_browser.get("/staff/access").status_code in (302, 403)
+    assert officer_browser.get(f"/records/{req.id}").status_code == 302  # to the student sign-in
+    assert client.get("/staff/access").status_code == 302
+    assert client.post(f"/staff/access/{req.id}/release").status_code in (400, 401)
