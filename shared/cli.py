@@ -124,6 +124,20 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         click.echo(f"Created {staff.role} {staff.email}.")
 
+    @app.cli.group("jobs")
+    def jobs_group():
+        """Background jobs (rendering copies of records)."""
+
+    @jobs_group.command("work")
+    @click.option("--burst", is_flag=True, help="With Redis: stop when the queue is empty.")
+    def jobs_work(burst):
+        """Run the RQ worker when REDIS_URL is set; otherwise run every queued job and stop."""
+        from shared import access, jobs
+
+        jobs.work(burst=burst)
+        discarded = access.discard_expired()
+        click.echo(f"Jobs done; {discarded} expired cop{'y' if discarded == 1 else 'ies'} of records deleted.")
+
     @app.cli.group("audit")
     def audit_group():
         """The audit log."""

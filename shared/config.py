@@ -72,6 +72,11 @@ def defaults(instance_path: str) -> dict:
         "MAIL_FROM": env.get("MAIL_FROM", "Advice Service <advice@example.ac.uk>"),
         "SERVICE_URL": env.get("SERVICE_URL", "http://127.0.0.1:5000"),
         "REDIS_URL": env.get("REDIS_URL", ""),
+        # Background jobs (shared/jobs.py): rq | thread | sync; unset means rq with REDIS_URL, else thread.
+        "JOBS_MODE": env.get("JOBS_MODE", ""),
+        "JOBS_STALE_MINUTES": int(env.get("JOBS_STALE_MINUTES", 15)),
+        "JOBS_MAX_ATTEMPTS": int(env.get("JOBS_MAX_ATTEMPTS", 3)),
+        "ACCESS_DOWNLOAD_DAYS": int(env.get("ACCESS_DOWNLOAD_DAYS", 30)),  # a released copy, then ask again
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", env.get("REDIS_URL") or "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute; 50 per hour"),

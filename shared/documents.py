@@ -214,14 +214,19 @@ class Download:
     data: bytes
 
 
-def _open(document: Document, actor) -> Download:
+def read_plaintext(document: Document) -> bytes:
+    """The document's bytes, decrypted. Callers audit the access (downloads here, access copies there)."""
     if document.deleted_at is not None:
         raise NotFound()
     try:
         blob = _path(document.uid).read_bytes()
     except FileNotFoundError as exc:
         raise NotFound() from exc
-    data = decrypt_bytes(blob, _context(document.uid))
+    return decrypt_bytes(blob, _context(document.uid))
+
+
+def _open(document: Document, actor) -> Download:
+    data = read_plaintext(document)
     audit.record(
         actor, "document.downloaded", document, student_id=document.student_id, case_id=document.case_id
     )

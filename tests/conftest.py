@@ -37,6 +37,7 @@ def test_config(tmp_path_factory) -> dict:
         "MAIL_BACKEND": "memory",
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
+        "JOBS_MODE": "sync",  # background jobs run at once; tests/test_access_jobs.py tries the thread
     }
 
 

@@ -1,5 +1,15 @@
 """Every model, imported here so that Alembic and the app see one metadata."""
 
+from shared.models.access import (
+    AccessPause,
+    AccessRequest,
+    AccessStatus,
+    PauseReason,
+    Redaction,
+    RedactionTarget,
+    RenderJob,
+    RenderState,
+)
 from shared.models.accounts import JOB_TITLES, Account, LoginSession, Staff, StaffRole, Student
 from shared.models.audit import AuditEvent, AuditHead
 from shared.models.base import Base, UTCDateTime, utcnow
@@ -31,6 +41,14 @@ from shared.models.consent import (
 from shared.models.lists import ListItem, ListKind
 
 __all__ = [
+    "AccessPause",
+    "AccessRequest",
+    "AccessStatus",
+    "PauseReason",
+    "Redaction",
+    "RedactionTarget",
+    "RenderJob",
+    "RenderState",
     "Appointment",
     "BreachConsultation",
     "BreachGround",

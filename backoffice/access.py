@@ -1,0 +1,207 @@
+"""Access requests in the back office: the queue, pausing, extending, refusing, reviewing with redaction,
+and release (which queues the rendering job)."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField, RadioField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from backoffice import bp
+from shared import access
+from shared.errors import NotFound, ServiceError
+from shared.models import PauseReason, RedactionTarget
+
+REASON_LENGTH = Length(max=access.REASON_MAX, message=f"Keep the reason under {access.REASON_MAX} characters.")
+
+
+class PauseForm(FlaskForm):
+    reason = RadioField("What are you waiting for?", choices=[
+        SelectChoice(PauseReason.CLARIFICATION.value, "Clarification of what the student is asking for"),
+        SelectChoice(PauseReason.IDENTITY.value, "Proof of the student's identity"),
+    ], validators=[InputRequired(message="Choose what you are waiting for.")])
+    started_on = DateField("Clock stopped on (optional)", validators=[Optional()],
+                           description="The day you asked the student. Leave empty for today.")
+    submit = SubmitField("Pause the clock")
+
+
+class ResumeForm(FlaskForm):
+    ended_on = DateField("Clock restarts on (optional)", validators=[Optional()],
+                         description="The day the student's reply arrived. Leave empty for today.")
+    submit = SubmitField("Restart the clock")
+
+
+class ExtendForm(FlaskForm):
+    months = RadioField("Extend by", choices=[SelectChoice("1", "One month"), SelectChoice("2", "Two months")],
+                        validators=[InputRequired(message="Choose how long to extend by.")])
+    reason = TextAreaField("Why is this request complex?", validators=[
+        DataRequired(message="Give the reason for the extension."), REASON_LENGTH],
+        description="The student sees this reason, and is emailed to sign in and read it.")
+    submit = SubmitField("Extend and tell the student")
+
+
+class RefuseForm(FlaskForm):
+    reason = TextAreaField("Why is this request manifestly unfounded or excessive?", validators=[
+        DataRequired(message="Give the reason for refusing."), REASON_LENGTH],
+        description="The student sees this reason.")
+    submit = SubmitField("Refuse the request")
+
+
+class RedactForm(FlaskForm):
+    extent = RadioField("What to withhold", choices=[SelectChoice("whole", "The whole item"), SelectChoice("passage", "A passage within it")],
+                        validators=[InputRequired(message="Choose the whole item or a passage.")], default="passage")
+    passage = TextAreaField("The passage to withhold", validators=[Length(max=access.REASON_MAX)],
+                            description="Copy the words exactly as they appear above. Every occurrence in this item is withheld.")
+    reason = TextAreaField("Reason", validators=[DataRequired(message="Give the reason for the redaction."), REASON_LENGTH],
+                           description="For example: identifies a third party who has not consented.")
+    submit = SubmitField("Withhold")
+
+
+@bp.context_processor
+def _access_dashboard():
+    # the dashboard includes backoffice/_dashboard_extra_access.html, which calls this
+    return {"access_near_deadline": access.near_deadline}
+
+
+def _not_found():
+    return render_template("errors/error.html", status=404, title="Page not found", body="We could not find that request."), 404
+
+
+@bp.get("/access")
+def access_queue():
+    show_all = request.args.get("all") == "1"
+    rows = access.queue(current_user, include_closed=show_all)
+    return render_template("backoffice/access/queue.html", rows=rows, show_all=show_all)
+
+
+def _request_page(request_id, status=200, **forms):
+    try:
+        req = access.view(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    forms.setdefault("pause_form", PauseForm(formdata=None))
+    forms.setdefault("resume_form", ResumeForm(formdata=None))
+    forms.setdefault("extend_form", ExtendForm(formdata=None))
+    forms.setdefault("refuse_form", RefuseForm(formdata=None))
+    return render_template("backoffice/access/request.html", req=req, access=access, job=access.current_job(req),
+                           **forms), status
+
+
+@bp.get("/access/<int:request_id>")
+def access_request(request_id):
+    return _request_page(request_id)
+
+
+def _act(request_id, form_name, form, call):
+    if form.validate_on_submit():
+        try:
+            message = call(form)
+        except NotFound:
+            return _not_found()
+        except ServiceError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(message, "success")
+            return redirect(url_for("backoffice.access_request", request_id=request_id))
+    return _request_page(request_id, 400, **{form_name: form})
+
+
+@bp.post("/access/<int:request_id>/pause")
+def access_pause(request_id):
+    return _act(request_id, "pause_form", PauseForm(), lambda f: (
+        access.pause(current_user, request_id, f.reason.data, started_on=f.started_on.data), "The clock is paused.")[1])
+
+
+@bp.post("/access/<int:request_id>/resume")
+def access_resume(request_id):
+    return _act(request_id, "resume_form", ResumeForm(), lambda f: (
+        access.resume(current_user, request_id, ended_on=f.ended_on.data), "The clock is running again.")[1])
+
+
+@bp.post("/access/<int:request_id>/extend")
+def access_extend(request_id):
+    return _act(request_id, "extend_form", ExtendForm(), lambda f: (
+        access.extend(current_user, request_id, int(f.months.data), f.reason.data),
+        "The request is extended and the student has been told.")[1])
+
+
+@bp.post("/access/<int:request_id>/refuse")
+def access_refuse(request_id):
+    return _act(request_id, "refuse_form", RefuseForm(), lambda f: (
+        access.refuse(current_user, request_id, f.reason.data), "The request is refused; the student has been told.")[1])
+
+
+@bp.get("/access/<int:request_id>/review")
+def access_review(request_id):
+    try:
+        req, record = access.review(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    return render_template("backoffice/access/review.html", req=req, record=record, access=access)
+
+
+@bp.route("/access/<int:request_id>/redact/<kind>/<int:item_id>", methods=["GET", "POST"])
+def access_redact(request_id, kind, item_id):
+    if kind not in {t.value for t in RedactionTarget}:
+        return _not_found()
+    try:
+        req, item = access.redaction_target(current_user, request_id, kind, item_id)
+    except NotFound:
+        return _not_found()
+    form = RedactForm()
+    if form.validate_on_submit():
+        passage = form.passage.data if form.extent.data == "passage" else None
+        if form.extent.data == "passage" and not (passage or "").strip():
+            form.passage.errors.append("Copy the passage to withhold, or choose the whole item.")
+        else:
+            try:
+                access.redact(current_user, request_id, kind, item_id, reason=form.reason.data, passage=passage)
+            except NotFound:
+                return _not_found()
+            except ServiceError as exc:
+                (form.passage.errors if passage else form.form_errors).append(exc.message)
+            else:
+                flash("Withheld. The redaction is in the log below.", "success")
+                return redirect(url_for("backoffice.access_review", request_id=request_id) + "#redaction-log")
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("backoffice/access/redact.html", req=req, item=item, kind=kind, form=form), status
+
+
+@bp.post("/access/<int:request_id>/redactions/<int:redaction_id>/remove")
+def access_unredact(request_id, redaction_id):
+    try:
+        access.remove_redaction(current_user, request_id, redaction_id)
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("The redaction was removed.", "success")
+    return redirect(url_for("backoffice.access_review", request_id=request_id) + "#redaction-log")
+
+
+@bp.post("/access/<int:request_id>/release")
+def access_release(request_id):
+    try:
+        access.release(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Released. The copy is being produced; the student will be emailed when it is ready.", "success")
+    return redirect(url_for("backoffice.access_request", request_id=request_id))
+
+
+@bp.post("/access/<int:request_id>/retry")
+def access_retry(request_id):
+    try:
+        access.retry(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("The copy is queued again.", "success")
+    return redirect(url_for("backoffice.access_request", request_id=request_id))

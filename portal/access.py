@@ -1,0 +1,83 @@
+"""Access to my records: ask for a copy, follow it, download it while signed in."""
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import RadioField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length
+
+from portal import bp
+from shared import access
+from shared.errors import NotFound, ServiceError
+from shared.extensions import db
+from shared.models import Case
+
+
+class AccessRequestForm(FlaskForm):
+    scope = RadioField(
+        "What would you like a copy of?",
+        validators=[InputRequired(message="Choose what you would like a copy of.")],
+        default="all",
+    )
+    note = TextAreaField(
+        "Anything we should know (optional)",
+        validators=[Length(max=access.NOTE_MAX, message=f"Keep the note under {access.NOTE_MAX} characters.")],
+        description="For example, a period or a topic you are most interested in. You do not have to give a reason.",
+    )
+    submit = SubmitField("Ask for my copy")
+
+
+def _case_choices(student) -> list[tuple[str, str]]:
+    cases = db.session.execute(
+        select(Case.id, Case.reference).where(Case.student_id == student.id).order_by(Case.opened_at)
+    ).all()
+    return [SelectChoice("all", "Everything we hold about you")] + [SelectChoice(str(c.id), f"Only enquiry {c.reference}") for c in cases]
+
+
+@bp.get("/records")
+def access_index():
+    return render_template("portal/access/index.html", requests=access.requests_of(current_user), access=access)
+
+
+@bp.route("/records/request", methods=["GET", "POST"])
+def access_new():
+    form = AccessRequestForm()
+    form.scope.choices = _case_choices(current_user)
+    if form.validate_on_submit():
+        case_id = None if form.scope.data == "all" else int(form.scope.data)
+        try:
+            req = access.request_copy(current_user, case_id=case_id, note=form.note.data)
+        except ServiceError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(f"We have your request ({req.reference}). We will reply by {access.format_day(req.due_on)}.", "success")
+            return redirect(url_for("portal.access_show", request_id=req.id))
+    return render_template("portal/access/new.html", form=form)
+
+
+@bp.get("/records/<int:request_id>")
+def access_show(request_id):
+    try:
+        req = access.for_student(current_user, request_id)
+    except NotFound:
+        return render_template("errors/error.html", status=404, title="Page not found",
+                               body="We could not find that request."), 404
+    return render_template("portal/access/show.html", req=req, access=access, job=access.current_job(req))
+
+
+@bp.get("/records/<int:request_id>/download")
+def access_download(request_id):
+    try:
+        filename, pdf = access.download(current_user, request_id)
+    except NotFound:
+        return render_template("errors/error.html", status=404, title="Page not found",
+                               body="We could not find that request."), 404
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("portal.access_show", request_id=request_id))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })
