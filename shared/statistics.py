@@ -101,10 +101,12 @@ def _dialect() -> str:
 
 
 def month_bucket(column):
-    """'YYYY-MM' of a UTC timestamp, computed by the database (no bound parameter, so it can be grouped)."""
+    """'YYYY-MM' of a UTC timestamp, computed by the database (no bound parameter, so it can be grouped).
+    SQLite stores these columns as ISO text ('YYYY-MM-DD HH:MM:SS.ffffff', SQLAlchemy's fixed format), so
+    the month is its first seven characters: far cheaper than strftime over 100,000 rows."""
     if _dialect() == "postgresql":
         return func.to_char(column, literal_column("'YYYY-MM'"))
-    return func.strftime(literal_column("'%Y-%m'"), column)
+    return func.substr(column, literal_column("1"), literal_column("7"))
 
 
 def days_between(start, end):
@@ -136,7 +138,9 @@ class Duration:
 
 
 def duration(start, end, conditions: list) -> Duration:
-    """Median and mean days between two timestamps: an aggregate, then at most two values by OFFSET."""
+    """Median and mean days between two timestamps: an aggregate for the count and mean, then the database
+    sorts the durations and returns only the middle one or two (ORDER BY ... OFFSET), on SQLite and
+    PostgreSQL alike. (A window-function version was measured: slower on SQLite.)"""
     days = days_between(start, end)
     where = [*conditions, end.is_not(None), start.is_not(None)]
     n, mean = db.session.execute(select(func.count(), func.avg(days)).select_from(Case).where(*where)).one()
@@ -259,23 +263,23 @@ def case_breakdowns(filters: Filters) -> list[Breakdown]:
 
 
 def _college_by_area_group(opened: list) -> tuple[list[tuple[str, list[int]]], bool]:
-    """College x kind of concern (academic, welfare; 'Other' only if an area has no group)."""
-    area_item = ListItem.__table__.alias("area_item")
-    group_key = area_item.c.group
-    stmt = (
-        select(Case.college_code, group_key, func.count())
-        .select_from(Case)
-        .outerjoin(area_item, and_(area_item.c.kind == ListKind.AREA.value, area_item.c.code == Case.area_code))
-        .where(*opened)
-        .group_by(Case.college_code, group_key)
+    """College x kind of concern (academic, welfare; 'Other' only if an area has no group). One GROUP BY
+    on (college, area), which an index covers; areas are then put in their groups, per group row."""
+    area_groups = dict(db.session.execute(
+        select(ListItem.code, ListItem.group).where(ListItem.kind == ListKind.AREA.value)
+    ).all())
+    stmt = select(Case.college_code, Case.area_code, func.count()).where(*opened).group_by(
+        Case.college_code, Case.area_code
     )
     groups = [code for code, _ in AREA_GROUPS]
     by_college: dict = {}
     other = False
-    for college, group, count in db.session.execute(stmt):
+    for college, area, count in db.session.execute(stmt):
+        group = area_groups.get(area)
         if group not in groups:
             group, other = None, True
-        by_college.setdefault(college, {})[group] = by_college.get(college, {}).get(group, 0) + count
+        cell = by_college.setdefault(college, {})
+        cell[group] = cell.get(group, 0) + count
     columns = groups + ([None] if other else [])
     rows, seen = [], set()
     for code, label in labels(ListKind.COLLEGE):
@@ -298,7 +302,7 @@ def response_times(filters: Filters) -> dict[str, Duration]:
 def open_cases_by_age(filters: Filters, now: datetime | None = None) -> Breakdown:
     """Cases open now (area filter only: 'now' has no date range), by how long they have been open."""
     now = now or utcnow()
-    conditions = [Case.closed_at.is_(None), Case.status != "closed"]
+    conditions = [Case.closed_at.is_(None)]
     if filters.area_code:
         conditions.append(Case.area_code == filters.area_code)
     columns = []
