@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, case, extract, func, literal_column, select
+from sqlalchemy import and_, case, extract, func, literal_column, select, tuple_
 
 from shared.errors import ServiceError
 from shared.extensions import db
@@ -257,45 +257,91 @@ def _months(counts: dict[str, int], filters: Filters) -> list[tuple[str, list[in
     return rows
 
 
+def grouped_counts(sets: dict[str, tuple], conditions: list) -> dict[str, dict]:
+    """Counts of the cases matching `conditions`, grouped several ways: {set name: {key: count}}, the key
+    being the value for a one-column set and a tuple otherwise.
+
+    PostgreSQL: one scan, GROUP BY GROUPING SETS, each row's set told by GROUPING(). SQLite has no grouping
+    sets; there each set is its own GROUP BY, which reads one of the statistics indexes in order.
+    """
+    if _dialect() != "postgresql":
+        out = {}
+        for name, cols in sets.items():
+            stmt = select(*cols, func.count()).select_from(Case).where(*conditions).group_by(*cols)
+            out[name] = {(row[0] if len(cols) == 1 else tuple(row[:-1])): row[-1] for row in db.session.execute(stmt)}
+        return out
+    columns: list = []
+    for cols in sets.values():
+        columns += [c for c in cols if not any(c is seen for seen in columns)]
+
+    def index(col) -> int:
+        return next(i for i, seen in enumerate(columns) if seen is col)
+
+    width = len(columns)
+    stmt = (
+        select(*columns, *[func.grouping(c) for c in columns], func.count())
+        .select_from(Case)
+        .where(*conditions)
+        .group_by(func.grouping_sets(*[tuple_(*cols) for cols in sets.values()]))
+    )
+    set_of = {frozenset(index(c) for c in cols): name for name, cols in sets.items()}
+    out = {name: {} for name in sets}
+    for row in db.session.execute(stmt):
+        name = set_of[frozenset(i for i in range(width) if row[width + i] == 0)]
+        cols = sets[name]
+        key = row[index(cols[0])] if len(cols) == 1 else tuple(row[index(c)] for c in cols)
+        out[name][key] = row[-1]
+    return out
+
+
 def case_breakdowns(filters: Filters) -> list[Breakdown]:
     """The tables about cases; the same ones, protected, make the publishable report."""
-    opened = _case_conditions(Case.opened_at, filters)
-    closed = _case_conditions(Case.closed_at, filters)
-    college_group = _college_by_area_group(opened)
+    opened = grouped_counts({
+        "month": (month_bucket(Case.opened_at),),
+        "college_area": (Case.college_code, Case.area_code),
+        "faculty": (Case.faculty,),
+        "year": (Case.year_of_study,),
+        "contact": (Case.contact_method,),
+    }, _case_conditions(Case.opened_at, filters))
+    closed = grouped_counts({
+        "month": (month_bucket(Case.closed_at),),
+        "outcome": (Case.outcome_code,),
+    }, _case_conditions(Case.closed_at, filters))
+    by_area: dict = {}
+    for (_, area), count in opened["college_area"].items():
+        by_area[area] = by_area.get(area, 0) + count
+    college_rows, other_group = _college_by_area_group(opened["college_area"])
     return [
         Breakdown("opened_by_month", "Cases opened, by month", "Month", ["Cases opened"],
-                  _months(monthly_counts(Case.opened_at, filters), filters)),
+                  _months({month_key(k): n for k, n in opened["month"].items()}, filters)),
         Breakdown("closed_by_month", "Cases closed, by month", "Month", ["Cases closed"],
-                  _months(monthly_counts(Case.closed_at, filters), filters)),
+                  _months({month_key(k): n for k, n in closed["month"].items()}, filters)),
         Breakdown("by_area", "Cases opened, by area of concern", "Area of concern", ["Cases"],
-                  _listed(counts_by(Case.area_code, opened), ListKind.AREA)),
+                  _listed(by_area, ListKind.AREA)),
         Breakdown("by_college", "Cases opened, by college and kind of concern", "College",
-                  [label for _, label in AREA_GROUPS] + ([OTHER_AREA_GROUP] if college_group[1] else []),
-                  college_group[0]),
+                  [label for _, label in AREA_GROUPS] + ([OTHER_AREA_GROUP] if other_group else []),
+                  college_rows),
         Breakdown("by_faculty", "Cases opened, by faculty", "Faculty", ["Cases"],
-                  _typed(counts_by(Case.faculty, opened)), free_text_labels=True),
+                  _typed(opened["faculty"]), free_text_labels=True),
         Breakdown("by_year", "Cases opened, by year of study", "Year of study", ["Cases"],
-                  _typed(counts_by(Case.year_of_study, opened)), free_text_labels=True),
+                  _typed(opened["year"]), free_text_labels=True),
         Breakdown("by_contact_method", "Cases opened, by how the student contacted the service", "Contact method",
-                  ["Cases"], _listed(counts_by(Case.contact_method, opened), ListKind.CONTACT_METHOD)),
+                  ["Cases"], _listed(opened["contact"], ListKind.CONTACT_METHOD)),
         Breakdown("by_outcome", "Cases closed, by outcome", "Outcome", ["Cases"],
-                  _listed(counts_by(Case.outcome_code, closed), ListKind.OUTCOME)),
+                  _listed(closed["outcome"], ListKind.OUTCOME)),
     ]
 
 
-def _college_by_area_group(opened: list) -> tuple[list[tuple[str, list[int]]], bool]:
-    """College x kind of concern (academic, welfare; 'Other' only if an area has no group). One GROUP BY
-    on (college, area), which an index covers; areas are then put in their groups, per group row."""
+def _college_by_area_group(college_area: dict) -> tuple[list[tuple[str, list[int]]], bool]:
+    """College x kind of concern (academic, welfare; 'Other' only if an area has no group), from the
+    (college, area) counts: areas are put in their groups per counted group, not per case."""
     area_groups = dict(db.session.execute(
         select(ListItem.code, ListItem.group).where(ListItem.kind == ListKind.AREA.value)
     ).all())
-    stmt = select(Case.college_code, Case.area_code, func.count()).where(*opened).group_by(
-        Case.college_code, Case.area_code
-    )
     groups = [code for code, _ in AREA_GROUPS]
     by_college: dict = {}
     other = False
-    for college, area, count in db.session.execute(stmt):
+    for (college, area), count in college_area.items():
         group = area_groups.get(area)
         if group not in groups:
             group, other = None, True
