@@ -1,7 +1,8 @@
 """Statistics about the service's work, from aggregate queries only.
 
-Every figure here comes from a GROUP BY (or an aggregate) in the database: no case is loaded into Python,
-and the median reads at most two durations (ORDER BY ... OFFSET). Time is bucketed by calendar month
+Every figure here comes from a GROUP BY (or an aggregate) in the database: no case is loaded into Python.
+The median is percentile_cont on PostgreSQL; on SQLite the database sorts and returns at most the two
+middle durations (ORDER BY ... OFFSET). Time is bucketed by calendar month
 (UTC) in SQL, the same on SQLite and PostgreSQL. These are the exact counts staff see; anything that
 leaves the service goes through `shared.publication`, which applies disclosure control first.
 """

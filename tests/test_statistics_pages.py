@@ -162,6 +162,9 @@ def test_the_published_csv_suppresses_and_rounds(manager_browser, crafted):
                 for value in row[1:]:
                     assert value == "[c]" or int(value) % 5 == 0, (title, row)  # every count a multiple of 5
     assert "Method" in text and "rounded to the nearest 5" in text
+    figures = {row[0]: row[1:] for row in _sections(text)["Measure"]}
+    assert figures["Days from opening to closure: median"] == ["5", "10"]  # 12 cases, 5 days each
+    assert figures["Days from opening to first response: median"] == ["[c]", "0"]  # no case: nothing to show
 
 
 def test_the_published_pdf_suppresses_rounds_and_names_no_one(manager_browser, crafted, tmp_path):
