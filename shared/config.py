@@ -90,6 +90,8 @@ def defaults(instance_path: str) -> dict:
         "REMEMBER_COOKIE_DURATION": 0,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "SEED_DEMO_ALLOWED": not production,
+        # published statistics: counts below this are suppressed (never below 5)
+        "STATS_SUPPRESSION_THRESHOLD": env.get("STATS_SUPPRESSION_THRESHOLD", "10"),
     }
 
 
@@ -120,8 +122,16 @@ def load(app, overrides: dict | None = None) -> None:
             if not config.get(name):
                 generated = generated or _local_secrets(app.instance_path)
                 config[name] = generated[name]
+    _check_threshold(config)
     app.config.update(config)
     app.extensions["encryption_keys"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def _check_threshold(config: dict) -> None:
+    value = str(config.get("STATS_SUPPRESSION_THRESHOLD", "10")).strip()
+    if not value.isdigit() or int(value) < 5:
+        raise ConfigurationError("STATS_SUPPRESSION_THRESHOLD must be a whole number of at least 5.")
+    config["STATS_SUPPRESSION_THRESHOLD"] = int(value)
 
 
 def _check_production(config: dict) -> None:

@@ -46,7 +46,8 @@ def url_fetcher() -> SafeURLFetcher:
 def render_html(template_name: str, context: dict, *, title: str, lang: str = "en-GB") -> str:
     name = template_name if template_name.startswith("pdf/") else f"pdf/{template_name}"
     template = current_app.jinja_env.get_template(name)
-    return template.render(**context, pdf_title=title, pdf_lang=lang, pdf_stylesheet=BUNDLED_STYLESHEET)
+    values = {"title": title, "lang": lang, **context}
+    return template.render(**values, pdf_title=title, pdf_lang=lang, pdf_stylesheet=BUNDLED_STYLESHEET)
 
 
 def html_to_pdf(html: str, *, title: str, lang: str = "en-GB", attachments: list[tuple[str, bytes]] = ()) -> bytes:

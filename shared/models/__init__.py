@@ -39,6 +39,7 @@ from shared.models.consent import (
     Scope,
 )
 from shared.models.lists import ListItem, ListKind
+from shared.models.statistics_indexes import STATISTICS_INDEXES  # noqa: F401  (indexes join the metadata)
 
 __all__ = [
     "AccessPause",
