@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, extract, func, literal_column, select, tuple_
 from shared.errors import ServiceError
 from shared.extensions import db
 from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, ListKind, Staff, utcnow
+from shared.models.access import AccessRequest
 
 NOT_RECORDED = "Not recorded"
 OTHER_AREA_GROUP = "Other"
@@ -438,9 +439,26 @@ def disclosures_by_basis(filters: Filters) -> Breakdown:
                      [(label, [counts.get(ground, 0)]) for ground, label in BASIS_LABELS.items()])
 
 
-# TODO(lead, at merge with shared/models/access.py): add `access_requests(filters) -> Breakdown`
-# here ("Access requests, by month: received, answered within the deadline, answered late, still open")
-# and append it in `internal_report` below. See the report for the suggested query.
+def access_requests(filters: Filters) -> Breakdown:
+    """Access requests by month received: answered by the deadline, answered late, still open. Internal only."""
+    answered_at = func.coalesce(AccessRequest.released_at, AccessRequest.refused_at)
+    bucket = month_bucket(AccessRequest.received_at)
+    on_time = case((and_(answered_at.is_not(None), func.date(answered_at) <= AccessRequest.due_on), 1), else_=0)
+    late = case((and_(answered_at.is_not(None), func.date(answered_at) > AccessRequest.due_on), 1), else_=0)
+    still_open = case((answered_at.is_(None), 1), else_=0)
+    stmt = (
+        select(bucket, func.sum(on_time), func.sum(late), func.sum(still_open))
+        .where(*_in_range(AccessRequest.received_at, filters))
+        .group_by(bucket)
+    )
+    rows = sorted((month_key(b), [int(a or 0), int(c or 0), int(d or 0)]) for b, a, c, d in db.session.execute(stmt))
+    return Breakdown(
+        "access_requests", "Access requests, by month received", "Month",
+        ["Answered by the deadline", "Answered late", "Still open"],
+        [(month_label(m), values) for m, values in rows],
+        note="Counts requests for a copy of records; the deadline includes pauses and any extension."
+        + (" Not filtered by area of concern." if filters.area_code else ""),
+    )
 
 
 @dataclass
@@ -451,6 +469,7 @@ class InternalReport:
     open_by_age: Breakdown
     consents: Breakdown
     disclosures: Breakdown
+    access_requests: Breakdown
     workload: Breakdown | None
 
 
@@ -463,6 +482,7 @@ def internal_report(filters: Filters, *, include_workload: bool, now: datetime |
         open_by_age=open_cases_by_age(filters, now),
         consents=consents(filters),
         disclosures=disclosures_by_basis(filters),
+        access_requests=access_requests(filters),
         workload=workload(filters) if include_workload else None,
     )
 

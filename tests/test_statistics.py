@@ -97,3 +97,19 @@ def test_an_area_whose_complement_is_small_is_refused(db):
         statistics.check_differencing(Filters(date(2026, 3, 1), date(2026, 3, 1), "housing"), 10)
     with pytest.raises(DisclosureRisk, match="Fewer than 10"):
         statistics.check_differencing(Filters(date(2026, 3, 1), date(2026, 3, 1), "appeals"), 10)
+
+
+def test_access_requests_are_counted_by_deadline_met_late_or_open(db, student):
+    from tests.factories_access import make_request
+
+    on_time = make_request(student, received_at=when(2026, 3))
+    on_time.released_at = when(2026, 3) + timedelta(days=10)
+    late = make_request(student, received_at=when(2026, 3))
+    late.released_at = when(2026, 3) + timedelta(days=60)
+    make_request(student, received_at=when(2026, 4))
+    refused = make_request(student, received_at=when(2026, 4))
+    refused.refused_at = when(2026, 4) + timedelta(days=3)
+    make_request(student, received_at=when(2026, 1))  # outside the range
+    db.session.commit()
+    table = dict(statistics.access_requests(MARCH_TO_MAY).rows)
+    assert table == {"Mar 2026": [1, 1, 0], "Apr 2026": [1, 0, 1]}
