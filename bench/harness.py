@@ -224,6 +224,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _gunicorn_options() -> list[str]:
+    # gunicorn >= 24 opens a control socket at one fixed path: off, so that runs never disturb each other.
+    try:
+        help_text = subprocess.run([GUNICORN, "--help"], capture_output=True, text=True, check=False).stdout  # noqa: S603
+    except OSError:
+        return []
+    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
+
+
+_NO_CONTROL_SOCKET = _gunicorn_options()
+
+
 @contextmanager
 def gunicorn(database_url: str, *, workers: int = 2, app_path: str = "bench.serve:app", env_extra=None,
              log_path: Path | None = None):
@@ -233,7 +245,7 @@ def gunicorn(database_url: str, *, workers: int = 2, app_path: str = "bench.serv
     log = open(log_path or os.devnull, "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
         [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
-         "--timeout", "30", app_path],
+         "--timeout", "30", *_NO_CONTROL_SOCKET, app_path],
         cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
     )
     try:
@@ -275,7 +287,7 @@ def load(port: int, path: str, *, seconds: float, connections: int = 8, cookie: 
 
 
 def _wrk(port, path, seconds, connections, cookie) -> dict:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
     if cookie:
         args += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(args + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,  # noqa: S603

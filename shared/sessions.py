@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from shared import audit
 from shared.extensions import db
@@ -50,7 +51,12 @@ def load(token: str | None) -> Account | None:
     """The account behind a cookie's token, or None if the session ended, timed out or never was."""
     if not token or len(token) > 100:
         return None
-    login_session = db.session.scalar(select(LoginSession).where(LoginSession.token_id == _hash(token)))
+    # One statement per request for the session and its account (this runs on every signed-in page).
+    login_session = db.session.scalar(
+        select(LoginSession)
+        .options(joinedload(LoginSession.student), joinedload(LoginSession.staff))
+        .where(LoginSession.token_id == _hash(token))
+    )
     if login_session is None or login_session.ended_at is not None:
         return None
     account = login_session.account

@@ -86,3 +86,30 @@ def test_redis_url_makes_rate_limits_shared_in_redis(tmp_path, monkeypatch):
     with app.app_context():
         assert type(limiter.storage).__name__ == "RedisStorage"
         assert limiter.storage.check()
+
+
+def _remote_addr_seen(app, **kw) -> str:
+    from flask import request, request_started
+
+    seen = []
+
+    def note(sender, **_extra):
+        seen.append(request.remote_addr)
+
+    with request_started.connected_to(note, app):
+        app.test_client().get("/healthz", environ_base={"REMOTE_ADDR": "10.0.0.1"}, **kw)
+    return seen[0]
+
+
+def test_behind_a_reverse_proxy_the_visitor_address_is_used(tmp_path, monkeypatch):
+    from tests.conftest import TEST_KEYS
+    from wsgi import create_app
+
+    def make(hops):
+        monkeypatch.setenv("PROXY_HOPS", str(hops))
+        return create_app({**TEST_KEYS, "INSTANCE_PATH": str(tmp_path),
+                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}"})
+
+    forwarded = {"headers": {"X-Forwarded-For": "203.0.113.7"}}
+    assert _remote_addr_seen(make(1), **forwarded) == "203.0.113.7"
+    assert _remote_addr_seen(make(0), **forwarded) == "10.0.0.1"  # no proxy configured: the header is ignored
