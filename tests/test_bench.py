@@ -51,3 +51,37 @@ def test_report_table_and_json_show_ratios_and_verdicts(app, db):
 def test_percentile():
     assert harness.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95) == 10
     assert harness.percentile([5], 50) == 5
+
+
+def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_windows(app, db):
+    from bench import load_faults as lf
+    from shared import audit
+    from shared.models import Student
+
+    kept = Student(email="load-kept@example.ac.uk", password_hash="-")
+    db.session.add(kept)
+    db.session.flush()
+    audit.record(None, "student.registered", kept, student_id=kept.id)
+    db.session.commit()
+    log = lf.Log()
+    log.faults = {"worker_killed": [5.0, 5.5], "database_down": [10.0, 14.0]}
+    log.requests = [
+        (1.0, "student", "/home", 200, False, ""),
+        (5.2, "officer", "/staff/", 0, False, "ConnectionResetError"),  # the killed worker: allowed
+        (11.0, "student", "/home", 503, True, ""),  # friendly 503 during the outage: allowed
+        (20.0, "student", "/home", 503, True, ""),  # long after the outage: not allowed
+        (12.0, "officer", "/staff/", 500, False, ""),  # never allowed
+    ]
+    log.submissions = [(1.0, "load-kept@example.ac.uk", True, 200), (2.0, "load-lost@example.ac.uk", True, 200),
+                       (11.0, "load-failed@example.ac.uk", False, 503)]
+    health = [(14.05, 503), (14.3, 200)]
+    report = lf.analyse(app, lf.WRITES["register"], log, health)
+    assert report["lost"] == ["load-lost@example.ac.uk"]
+    assert report["partial"] == [] and report["duplicated"] == []
+    assert report["recovery_seconds"] == 0.3
+    assert report["http_500"] == 1
+    assert sorted(e[0] for e in report["errors_outside_fault_windows"]) == [12.0, 20.0]
+    report.update(audit="OK: 1 events, chain intact", final_requests_ok=True, seconds=1, workers=1,
+                  postgres="test", students=1, officers=1, write="register")
+    text, passed = lf.render(report)
+    assert not passed and "[FAIL] no lost submissions" in text and "[ok] audit chain verifies" in text
