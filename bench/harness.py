@@ -313,7 +313,7 @@ def _python_load(port, path, seconds, connections, cookie) -> dict:
                 conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
                 response = conn.getresponse()
                 response.read()
-                ok, bad = (ok + 1, bad) if response.status < 400 else (ok, bad + 1)
+                ok, bad = (ok + 1, bad) if response.status == 200 else (ok, bad + 1)
             except (OSError, http.client.HTTPException):
                 bad += 1
                 conn.close()
@@ -334,6 +334,19 @@ def _python_load(port, path, seconds, connections, cookie) -> dict:
             "socket_errors": ""}
 
 
+FLOOR_PATH = "/__floor/"
+
+
+def check_status(port: int, path: str, cookie: str | None = None) -> None:
+    """Load tools count redirects as successes: make sure the page itself answers 200 before loading it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+    status = conn.getresponse().status
+    conn.close()
+    if status != 200:
+        raise RuntimeError(f"{path} answered {status}, not 200: fix the page table (path or role) first")
+
+
 def audit_count(app) -> int:
     from shared.extensions import db
     from shared.models import AuditEvent
@@ -347,8 +360,9 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
     """Requests/s for each `throughput=True` page and for the floor page, all from the same gunicorn."""
     out = {"workers": workers, "seconds": seconds, "connections": connections, "pages": []}
     with gunicorn(database_url, workers=workers, log_path=RESULTS / "gunicorn.log") as (_proc, port):
-        load(port, "/__floor", seconds=1, connections=connections)  # warm-up
-        floor = load(port, "/__floor", seconds=seconds, connections=connections)
+        check_status(port, FLOOR_PATH)
+        load(port, FLOOR_PATH, seconds=1, connections=connections)  # warm-up
+        floor = load(port, FLOOR_PATH, seconds=seconds, connections=connections)
         out["floor"] = floor
         for page in pages:
             if not page.throughput:
@@ -356,6 +370,7 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
             cookie = session_cookie(app, page.who, summary)
             header = f"{cookie[0]}={cookie[1]}" if cookie else None
             path = page.path.format(**summary)
+            check_status(port, path, header)
             load(port, path, seconds=1, connections=connections, cookie=header)
             before = audit_count(app)
             result = load(port, path, seconds=seconds, connections=connections, cookie=header)

@@ -393,6 +393,7 @@ def run(args) -> dict:
             log.submissions.append((log.now(), key, success, reply.status))
             report["final_requests_ok"] = all(r.status == 200 for r in final) and success
         report.update(analyse(app, write, log, health))
+        report["redis_rate_limit_keys"] = _redis_limit_keys(redis_url)
         report["audit"] = harness.verify_timing(app)["result"]
         with app.app_context():
             from shared.extensions import db
@@ -401,6 +402,16 @@ def run(args) -> dict:
     finally:
         pg.finish()
     return report
+
+
+def _redis_limit_keys(url: str) -> int:
+    """Proof that the workers kept their rate-limit counters in Redis (Flask-Limiter's LIMITS keys)."""
+    import redis
+
+    try:
+        return sum(1 for _ in redis.Redis.from_url(url).scan_iter("LIMITS*", count=1000))
+    except redis.exceptions.RedisError:
+        return -1
 
 
 def _scale_student_ids(app, count: int) -> list[int]:
@@ -474,6 +485,7 @@ def render(report: dict) -> tuple[str, bool]:
         "errors only in fault windows, as clean 503s": report["errors_outside_count"] == 0,
         "audit chain verifies": report["audit"].startswith("OK"),
         "recovered by itself": report["final_requests_ok"] and report["recovery_seconds"] is not None,
+        "rate limits kept in Redis": (report.get("redis_rate_limit_keys") or 0) > 0,
     }
     lines = [
         f"Load with faults: {report['seconds']} s, gunicorn {report['workers']} workers, PostgreSQL "
@@ -485,7 +497,8 @@ def render(report: dict) -> tuple[str, bool]:
         f"Submissions: {report['submissions']}, success pages {report['submissions_succeeded']}, "
         f"lost {len(report['lost'])}, duplicated {len(report['duplicated'])}, "
         f"stored but unconfirmed (answer lost in a fault) {report['committed_without_confirmation']}",
-        f"Recovery after the database came back: {report['recovery_seconds']} s",
+        f"Recovery after the database came back: {report['recovery_seconds']} s; "
+        f"rate-limit counters in Redis: {report.get('redis_rate_limit_keys')}",
         f"Audit: {report['audit']}",
     ]
     if report["errors_outside_fault_windows"]:
