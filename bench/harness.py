@@ -147,12 +147,17 @@ def session_cookie(app, who: str, summary: dict) -> tuple[str, str] | None:
 # --- page timings ----------------------------------------------------------------------------------
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+
+
 @contextmanager
 def counting_statements(engine):
+    """Counts the SQL statements a request sends (transaction control aside, so both databases agree)."""
     counter = {"n": 0}
 
-    def before(*_args, **_kw):
-        counter["n"] += 1
+    def before(_conn, _cursor, statement, *_args, **_kw):
+        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):  # SQLite's BEGIN IMMEDIATE
+            counter["n"] += 1
 
     event.listen(engine, "before_cursor_execute", before)
     try:
