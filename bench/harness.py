@@ -7,7 +7,6 @@ Everything here takes an app (or a database URL) explicitly, so tests run it on 
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import shutil
@@ -78,37 +77,28 @@ def create_postgres_database(url: str) -> None:
 
 
 def prepare(app, cases: int, *, reuse: bool = True, log=print) -> dict:
-    """Migrate and seed `cases` cases, or reuse a database seeded earlier with the same count."""
+    """Migrate and seed `cases` cases, or reuse a database that seed-scale filled with that many before."""
     from flask_migrate import upgrade
 
     from shared.extensions import db
     from shared.models import Case
-    from shared.scale import seed_scale
+    from shared.scale import describe, seed_scale
 
-    marker = RESULTS / f"seed-{_slug(app.config['SQLALCHEMY_DATABASE_URI'])}.json"
     with app.app_context():
         upgrade()
         existing = db.session.scalar(select(func.count(Case.id)))
-        if reuse and marker.exists():
-            summary = json.loads(marker.read_text())
-            if summary.get("cases") == existing:
-                log(f"  reusing {existing} seeded cases ({marker.name})")
-                return summary
-        if existing:
-            raise SystemExit(f"{app.config['SQLALCHEMY_DATABASE_URI']} already holds {existing} cases: "
-                             "drop it (or its file) first, so the scale is exact.")
-        log(f"  seeding {cases} cases ...")
-        summary = seed_scale(cases, progress=lambda done, total: None)
-        summary["last_page_50"] = max(1, -(-summary["cases"] // 50))
-        log(f"  seeded in {summary['seconds']} s")
-    if reuse:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps(summary))
+        if reuse and existing == cases + 1:  # seed-scale adds the long case
+            summary = describe()
+            log(f"  reusing the {existing} cases already seeded")
+        elif existing:
+            raise SystemExit(f"{app.config['SQLALCHEMY_DATABASE_URI']} already holds {existing} cases, not "
+                             f"{cases} from seed-scale: drop it (or delete its file) so the scale is exact.")
+        else:
+            log(f"  seeding {cases} cases ...")
+            summary = seed_scale(cases, progress=lambda done, total: None)
+            log(f"  seeded in {summary['seconds']} s")
+    summary["last_page_50"] = max(1, -(-summary["cases"] // 50))
     return summary
-
-
-def _slug(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", value)[-60:]
 
 
 # --- signing in ------------------------------------------------------------------------------------

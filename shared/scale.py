@@ -331,6 +331,25 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
             "admin_id": staff["admin"][0], "seconds": round(time.perf_counter() - started, 1)}
 
 
+def describe() -> dict:
+    """What a benchmark needs to know about data seed-scale made earlier (ids to sign in as and to visit),
+    read back from the database, so a seeded database can be reused from any checkout."""
+    staff = {s.email: s.id for s in db.session.scalars(select(Staff).where(Staff.email.like("scale.%")))}
+    sample = db.session.execute(
+        select(Case.id, Case.student_id).where(Case.assigned_to_id.is_not(None)).order_by(Case.id).limit(1)
+    ).one()
+    return {
+        "cases": db.session.scalar(select(func.count(Case.id))),
+        "students": db.session.scalar(select(func.count(Student.id))),
+        "big_case_id": db.session.scalar(select(func.max(Case.id))),  # the long case is each run's last
+        "sample_case_id": sample.id,
+        "sample_student_id": sample.student_id,
+        "officer_ids": [staff[email] for role, email in SCALE_STAFF if role == "officer"],
+        "manager_id": staff["scale.manager@example.ac.uk"],
+        "admin_id": staff["scale.admin@example.ac.uk"],
+    }
+
+
 def _disclosure(rows, ids, events, rng, student_id, case_id, officer, at, name, org, **basis) -> None:
     disclosure_id, uid = ids.take(Disclosure), new_uid()
     rows[Disclosure].append({

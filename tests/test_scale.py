@@ -89,3 +89,13 @@ def test_seed_scale_command_reports_what_it_made(app, db):
     assert result.exit_code == 0, result.output
     assert "Seeded 16 cases" in result.output
     assert audit.verify().ok
+
+
+def test_describe_reads_back_what_seed_scale_made(app, db):
+    from shared.scale import describe
+
+    made = seed_scale(12)
+    seen = describe()
+    for key in ("cases", "students", "big_case_id", "sample_case_id", "sample_student_id", "officer_ids",
+                "manager_id", "admin_id"):
+        assert seen[key] == made[key], key
