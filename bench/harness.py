@@ -354,7 +354,9 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
                workers: int = 2) -> dict:
     """Requests/s for each `throughput=True` page and for the floor page, all from the same gunicorn."""
     out = {"workers": workers, "seconds": seconds, "connections": connections, "pages": []}
-    with gunicorn(database_url, workers=workers, log_path=RESULTS / "gunicorn.log") as (_proc, port):
+    keys = {name: app.config[name] for name in BENCH_KEYS}  # the cookies made here must open over there
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with gunicorn(database_url, workers=workers, env_extra=keys, log_path=RESULTS / "gunicorn.log") as (_proc, port):
         check_status(port, FLOOR_PATH)
         load(port, FLOOR_PATH, seconds=1, connections=connections)  # warm-up
         floor = load(port, FLOOR_PATH, seconds=seconds, connections=connections)

@@ -85,3 +85,15 @@ def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_window
                   postgres="test", students=1, officers=1, write="register")
     text, passed = lf.render(report)
     assert not passed and "[FAIL] no lost submissions" in text and "[ok] audit chain verifies" in text
+
+
+def test_throughput_under_gunicorn_beside_the_floor_page(app, db):
+    """Starts a real gunicorn on the test database for a moment: the floor and a signed-in page both answer
+    200 under load, and the figures are reported (never judged here)."""
+    summary = seed_scale(5)
+    pages = [Page("student home", "student", "/home", throughput=True), Page("not loaded", "anonymous", "/")]
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    result = harness.throughput(app, url, summary, pages, seconds=1, connections=2, workers=1)
+    assert result["floor"]["rps"] > 0 and result["floor"]["non_2xx"] == 0
+    [row] = result["pages"]
+    assert row["page"] == "student home" and row["non_2xx"] == 0 and row["requests"] > 0
