@@ -106,7 +106,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--scales", default="1000,100000", help="comma-separated case counts")
-    parser.add_argument("--repeats", type=int, default=60, help="timed requests per page and scale")
+    parser.add_argument("--repeats", type=int, default=200, help="timed requests per page and scale")
     parser.add_argument("--seconds", type=float, default=10, help="load duration per throughput page")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv)
