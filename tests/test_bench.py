@@ -1,6 +1,9 @@
 """The benchmark harness runs end to end on a tiny scale. Tests never assert speed: benchmarks print it."""
 
 import json
+import shutil
+
+import pytest
 
 from bench import harness, run
 from bench.pages import PAGES, Page
@@ -87,13 +90,19 @@ def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_window
     assert not passed and "[FAIL] no lost submissions" in text and "[ok] audit chain verifies" in text
 
 
-def test_throughput_under_gunicorn_beside_the_floor_page(app, db):
+@pytest.mark.parametrize("tool", ["wrk", "python"])
+def test_throughput_under_gunicorn_beside_the_floor_page(app, db, monkeypatch, tool):
     """Starts a real gunicorn on the test database for a moment: the floor and a signed-in page both answer
-    200 under load, and the figures are reported (never judged here)."""
+    200 under load, and the figures are reported (never judged here). Without wrk, Python threads load it."""
+    if tool == "wrk" and not shutil.which("wrk"):
+        pytest.skip("Debian's wrk is not installed (apt-get install -y wrk); the Python loader is tested")
+    if tool == "python":
+        monkeypatch.setattr(harness.shutil, "which", lambda _name: None)
     summary = seed_scale(5)
     pages = [Page("student home", "student", "/home", throughput=True), Page("not loaded", "anonymous", "/")]
     url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
     result = harness.throughput(app, url, summary, pages, seconds=1, connections=2, workers=1)
     assert result["floor"]["rps"] > 0 and result["floor"]["non_2xx"] == 0
+    assert result["floor"]["tool"] == tool
     [row] = result["pages"]
     assert row["page"] == "student home" and row["non_2xx"] == 0 and row["requests"] > 0
