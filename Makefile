@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed lint bench clean
+.PHONY: run test install migrate seed lint bench load-faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ run: seed
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks: page timings and SQL counts at 1,000 and 100,000 cases, throughput beside the floor page,
+# audit verification. BENCH_ARGS e.g. "--database postgresql" or "--scales 1000,10000". See README.
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Load with faults: gunicorn on PostgreSQL and Redis, a worker killed and PostgreSQL restarted mid-run.
+load-faults: install
+	$(BIN)/python -m bench.load_faults $(LOAD_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -39,6 +39,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(backoffice_bp)
     app.config["GUARDED_BLUEPRINTS"] = frozenset({"portal", "backoffice"})
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

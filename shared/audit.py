@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from shared.extensions import db
 from shared.models import AuditEvent, AuditHead, utcnow
@@ -30,6 +32,8 @@ def _actor(actor) -> tuple[str, int | None]:
         return "anonymous", None
     if isinstance(actor, str):
         return actor, None
+    if isinstance(actor, tuple):  # (kind, id), as the bulk path passes it
+        return actor
     return actor.kind, actor.id
 
 
@@ -42,6 +46,10 @@ def _check_details(details: dict) -> dict:
             value = str(value)
         clean[key] = value
     return clean
+
+
+# One encoder, built once: json.dumps with these options would build a new one for every event.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -57,12 +65,17 @@ def _canonical(event: AuditEvent) -> bytes:
         event.case_id,
         event.details,
     ]
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return _ENCODER.encode(body).encode()
 
 
-def _mac(prev_mac: str, event: AuditEvent) -> str:
-    key = current_app.config["AUDIT_HMAC_KEY"].encode()
-    return hmac.new(key, prev_mac.encode() + b"|" + _canonical(event), hashlib.sha256).hexdigest()
+def _key() -> bytes:
+    return current_app.config["AUDIT_HMAC_KEY"].encode()
+
+
+def _mac(prev_mac: str, event: AuditEvent, key: bytes | None = None) -> str:
+    """HMAC-SHA256 over the previous MAC and the event's canonical content. `event` is anything with the
+    event's attributes (a model, a result row, a namespace); `key` may be passed to save looking it up."""
+    return hmac.digest(key or _key(), prev_mac.encode() + b"|" + _canonical(event), hashlib.sha256).hex()
 
 
 def record(
@@ -106,6 +119,50 @@ def record(
     return event
 
 
+def _take_head() -> tuple[int, str]:
+    """Lock the head row (so concurrent writers queue behind us) and read where the chain ends."""
+    row = db.session.execute(
+        text("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, last_mac")
+    ).one()
+    return row.seq, row.last_mac
+
+
+def append_many(events: Iterable[dict]) -> int:
+    """The bulk path (seed-scale, imports): append many events in the caller's transaction with one INSERT.
+
+    Each dict has `action` and optionally `at`, `actor` (as for `record`), `subject` ((kind, id)),
+    `student_id`, `case_id` and `details`. The chain is exactly the one `record` would build, through the
+    same MAC function, so `verify` accepts it. Returns how many events were appended.
+    """
+    seq, prev_mac = _take_head()
+    key, rows = _key(), []
+    for spec in events:
+        actor_kind, actor_id = _actor(spec.get("actor"))
+        subject_kind, subject_id = spec.get("subject") or (None, None)
+        seq += 1
+        row = {
+            "seq": seq,
+            "at": spec.get("at") or utcnow(),
+            "actor_kind": actor_kind,
+            "actor_id": actor_id,
+            "action": spec["action"],
+            "subject_kind": subject_kind,
+            "subject_id": None if subject_id is None else str(subject_id),
+            "student_id": spec.get("student_id"),
+            "case_id": spec.get("case_id"),
+            "details": _check_details(spec.get("details") or {}),
+            "prev_mac": prev_mac,
+        }
+        row["mac"] = prev_mac = _mac(prev_mac, SimpleNamespace(**row), key)
+        rows.append(row)
+    if rows:
+        db.session.execute(insert(AuditEvent), rows)
+        db.session.execute(
+            text("UPDATE audit_head SET seq = :seq, last_mac = :mac WHERE id = 1"), {"seq": seq, "mac": prev_mac}
+        )
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -121,14 +178,16 @@ class Verification:
 
 def verify(batch: int = 5000) -> Verification:
     """Walk the chain in order; report the first row whose content, order or link does not hold."""
-    prev_mac, expected_seq, checked = GENESIS_MAC, 1, 0
-    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
-    for event in db.session.scalars(stmt):
+    prev_mac, expected_seq, checked, key = GENESIS_MAC, 1, 0, _key()
+    # Plain rows, not ORM objects: the same attributes for `_mac`, at a fraction of the cost per event.
+    table = AuditEvent.__table__
+    stmt = select(table).order_by(table.c.seq).execution_options(yield_per=batch)
+    for event in db.session.execute(stmt):
         if event.seq != expected_seq:
             return Verification(False, checked, expected_seq, "an event is missing or out of order")
         if event.prev_mac != prev_mac:
             return Verification(False, checked, event.seq, "the link to the previous event is broken")
-        if not hmac.compare_digest(event.mac, _mac(prev_mac, event)):
+        if not hmac.compare_digest(event.mac, _mac(prev_mac, event, key)):
             return Verification(False, checked, event.seq, "the event's content was changed")
         prev_mac, expected_seq, checked = event.mac, expected_seq + 1, checked + 1
     head = db.session.get(AuditHead, 1)

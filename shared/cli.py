@@ -93,6 +93,10 @@ def demo_logins(made: dict) -> dict:
 
 
 def init_app(app: Flask) -> None:
+    from shared import scale  # its own module: the bulk benchmark seeder
+
+    scale.init_app(app)
+
     @app.cli.command("seed-demo")
     @click.option("--json", "as_json", is_flag=True, help="Print the logins as JSON, keyed by role.")
     def seed_demo_command(as_json):

@@ -71,6 +71,9 @@ def defaults(instance_path: str) -> dict:
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), True),
         "MAIL_FROM": env.get("MAIL_FROM", "Advice Service <advice@example.ac.uk>"),
         "SERVICE_URL": env.get("SERVICE_URL", "http://127.0.0.1:5000"),
+        # How many reverse proxies stand in front (0: none). Their X-Forwarded-For/-Proto are trusted that
+        # many hops deep, so rate limits see the visitor's address, not the proxy's.
+        "PROXY_HOPS": int(env.get("PROXY_HOPS", 0)),
         "REDIS_URL": env.get("REDIS_URL", ""),
         # Background jobs (shared/jobs.py): rq | thread | sync; unset means rq with REDIS_URL, else thread.
         "JOBS_MODE": env.get("JOBS_MODE", ""),

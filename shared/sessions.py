@@ -11,7 +11,8 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from shared import audit
 from shared.extensions import db
@@ -46,11 +47,20 @@ def start(account: Account, user_agent: str | None = None) -> LoginSession:
     return login_session
 
 
+# Runs on every signed-in request: one statement for the session and its account, built once (so its
+# SQL cache key is computed once, not per request).
+_LOAD = (
+    select(LoginSession)
+    .options(joinedload(LoginSession.student), joinedload(LoginSession.staff))
+    .where(LoginSession.token_id == bindparam("token_id"))
+)
+
+
 def load(token: str | None) -> Account | None:
     """The account behind a cookie's token, or None if the session ended, timed out or never was."""
     if not token or len(token) > 100:
         return None
-    login_session = db.session.scalar(select(LoginSession).where(LoginSession.token_id == _hash(token)))
+    login_session = db.session.scalar(_LOAD, {"token_id": _hash(token)})
     if login_session is None or login_session.ended_at is not None:
         return None
     account = login_session.account

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request, session
+from flask import Blueprint, Flask, abort, g, jsonify, render_template, request, session
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from shared import sessions
@@ -43,7 +44,7 @@ def healthz():
     try:
         db.session.execute(text("SELECT 1"))
     except (OperationalError, DBAPIError):
-        db.session.rollback()
+        _rollback_quietly()
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok", database="up")
 
@@ -109,16 +110,41 @@ def init_app(app: Flask) -> None:
             return exc
         return render_error(exc.code or 500)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc):
-        db.session.rollback()
-        log.error("Database unavailable: %s", exc)
-        return render_error(503)
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(exc):
-        db.session.rollback()
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return database_unavailable(exc)  # a lost connection surfacing as another DBAPI error
+        _rollback_quietly()
         if app.testing:
             raise exc
         log.exception("Unhandled error")
         return render_error(500)
+
+
+# The database is down, restarting or unreachable, or the pool is exhausted: a short outage, not a bug.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def _rollback_quietly() -> None:
+    """Roll back the request's transaction; on a dead connection that can fail too, and must not turn a
+    friendly error page into a bare 500."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - anything here is the outage we are already reporting
+        log.warning("Rollback failed while reporting an error", exc_info=True)
+
+
+def database_unavailable(exc):
+    """The friendly 503 page (never a 500) while the database is away; nothing was saved, so the user
+    may simply try again. Retry-After tells clients and proxies when."""
+    _rollback_quietly()
+    if "_login_user" not in g:
+        # The page must not try to load the signed-in user again (that needs the database that just
+        # failed, and would turn this page into a bare 500): it is rendered as for an anonymous visitor.
+        g._login_user = login_manager.anonymous_user()
+    log.error("Database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    body, status = render_error(503)
+    return body, status, {"Retry-After": "5"}

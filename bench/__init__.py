@@ -1,0 +1,1 @@
+"""Benchmarks and the load-with-faults script. Run `make bench` (or `python -m bench --help`)."""
