@@ -27,6 +27,13 @@ from shared.models.consent import (
     Scope,
 )
 from shared.models.lists import ListItem, ListKind
+from shared.models.staffsec import (
+    ErasureRequest,
+    ErasureStatus,
+    PolicyAcceptance,
+    RecoveryCode,
+    ServiceSetting,
+)
 
 __all__ = [
     "Appointment",
@@ -44,6 +51,11 @@ __all__ = [
     "Disclosure",
     "Document",
     "EntryKind",
+    "ErasureRequest",
+    "ErasureStatus",
+    "PolicyAcceptance",
+    "RecoveryCode",
+    "ServiceSetting",
     "ListItem",
     "ListKind",
     "Message",

@@ -1,0 +1,1 @@
+"""Administration (filled in below)."""
