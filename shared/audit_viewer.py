@@ -81,7 +81,7 @@ def _query(filters: Filters):
 
 def _record_reading(reader: Staff, filters: Filters, how: str) -> None:
     audit.record(reader, f"audit.{how}", None, student_id=filters.student_id, case_id=filters.case_id,
-                 staff=filters.staff_id, action=(filters.action or None))
+                 staff=filters.staff_id, filter_action=(filters.action or None))
     db.session.commit()
 
 

@@ -164,7 +164,7 @@ def _case_rows(case: Case):
     """Every row that belongs to the case: any mapped model with a case_id column, plus entry versions."""
     for mapper in Base.registry.mappers:
         cls = mapper.class_
-        if cls is not Case and "case_id" in mapper.columns:
+        if cls not in (Case, AuditEvent) and "case_id" in mapper.columns:  # the log is handled apart
             yield from db.session.scalars(select(cls).where(mapper.columns["case_id"] == case.id))
     yield from db.session.scalars(
         select(CaseEntryVersion).join(CaseEntry).where(CaseEntry.case_id == case.id)
@@ -238,7 +238,9 @@ def erase_student_account(student: Student) -> None:
         db.session.delete(draft)
     for mapper in Base.registry.mappers:  # rows about the student that belong to no case (consents for all)
         cls = mapper.class_
-        if "student_id" in mapper.columns and cls not in (Case, StudentProfile, CaseDraft, BreachRecord):
+        if "student_id" in mapper.columns and cls not in (
+            Case, StudentProfile, CaseDraft, BreachRecord, AuditEvent
+        ):
             for row in db.session.scalars(select(cls).where(mapper.columns["student_id"] == student.id)):
                 if "case_id" not in mapper.columns or row.case_id is None:
                     _blank(row)
