@@ -241,6 +241,7 @@ def test_backup_round_trip_restores_every_record_document_and_the_audit_chain(ap
     # An empty, migrated instance (what the test harness gives each test) with no documents on disk.
     from tests.conftest import _empty_database
 
+    db.session.rollback()  # release the test's read locks before emptying the tables
     _empty_database(_db)
     for p in documents_dir().iterdir():
         p.unlink()
@@ -261,6 +262,7 @@ def test_a_tampered_or_truncated_backup_is_refused(app, db, old_case, tmp_path):
     data = archive.read_bytes()
     from tests.conftest import _empty_database
 
+    _db.session.rollback()
     _empty_database(_db)
     for broken in (data[:-10], data[:200] + bytes([data[200] ^ 1]) + data[201:]):
         bad = tmp_path / "bad.enc"
