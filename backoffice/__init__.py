@@ -9,7 +9,7 @@ bp = Blueprint("backoffice", __name__, url_prefix="/staff")
 
 @bp.before_request
 def _guard():
-    return guard("staff", "backoffice.sign_in")
+    return guard("staff", "backoffice.sign_in") or security.policy_gate()
 
 
-from backoffice import access, cases, statistics, views  # noqa: E402,F401  (routes register on import)
+from backoffice import access, admin, cases, security, statistics, views  # noqa: E402,F401  (routes register on import)

@@ -1,4 +1,5 @@
-from backoffice import bp
+
+from backoffice import bp, security
 from shared import accounts, auth_views
 from shared.authz import public
 from shared.ratelimits import guarded_door
@@ -8,7 +9,9 @@ from shared.ratelimits import guarded_door
 @public
 @guarded_door
 def sign_in():
-    return auth_views.sign_in_page("backoffice", accounts.sign_in_staff, "backoffice.dashboard")
+    return auth_views.sign_in_page(
+        "backoffice", accounts.check_staff_password, "backoffice.dashboard", then=security.begin_second_step
+    )
 
 
 @bp.post("/sign-out")

@@ -127,6 +127,11 @@ def session_cookie(app, who: str, summary: dict) -> tuple[str, str] | None:
         account = account_for(who, summary)
         if account is None:
             return None
+        if account.kind == "staff":
+            from shared import staff_policy
+
+            if not staff_policy.has_accepted_current(account):
+                staff_policy.record_for_seed(account)  # staff must accept the policy before the back office
         login_session = sessions.start(account, "benchmark")
         db.session.commit()
         token = login_session.raw_token

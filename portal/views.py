@@ -1,10 +1,12 @@
 from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from portal import bp
 from shared import accounts, auth_views
+from shared import erasure as erasure_service
 from shared.authz import public
 from shared.errors import InvalidToken, ValidationFailed
-from shared.forms import RegisterForm
+from shared.forms import ErasureRequestForm, RegisterForm
 from shared.ratelimits import guarded_door
 
 
@@ -75,3 +77,17 @@ def home():
 @bp.route("/account", methods=["GET", "POST"])
 def account():
     return auth_views.change_password_page("portal")
+
+
+@bp.route("/erasure", methods=["GET", "POST"])
+def erasure():
+    form = ErasureRequestForm()
+    if form.validate_on_submit():
+        try:
+            erasure_service.submit(current_user, form.details.data)
+        except ValidationFailed as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash("We have your request. We will tell you here what we decide, and email you when we do.", "success")
+            return redirect(url_for("portal.erasure"))
+    return render_template("portal/erasure.html", form=form, requests=erasure_service.for_student(current_user))

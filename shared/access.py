@@ -257,7 +257,7 @@ def download(student: Student, request_id: int) -> tuple[str, bytes]:
         raise DownloadUnavailable()
     path = Path(current_app.instance_path) / req.pdf_path
     try:
-        pdf = decrypt_bytes(path.read_bytes(), _pdf_context(req))
+        pdf = decrypt_bytes(path.read_bytes(), pdf_context(req))
     except (OSError, ValueError) as exc:
         current_app.logger.error("Access copy %s could not be opened: %s", req.id, type(exc).__name__)
         raise StoredCopyDamaged() from exc
@@ -489,7 +489,7 @@ def retry(staff: Staff, request_id: int) -> RenderJob:
 # --- producing the copy (called by shared.jobs, never in a web request) ----------------------------------------
 
 
-def _pdf_context(req: AccessRequest) -> str:
+def pdf_context(req: AccessRequest) -> str:
     return f"access_requests.pdf.{req.uid}"
 
 
@@ -523,7 +523,7 @@ def render_copy(request_id: int) -> None:
     folder = Path(current_app.instance_path) / "access"
     folder.mkdir(parents=True, exist_ok=True)
     relative = f"access/{req.uid}.pdf.enc"
-    blob = encrypt_bytes(pdf, _pdf_context(req))
+    blob = encrypt_bytes(pdf, pdf_context(req))
     tmp = folder / f"{req.uid}.tmp"
     tmp.write_bytes(blob)
     tmp.replace(Path(current_app.instance_path) / relative)

@@ -14,7 +14,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from shared import audit, mail, sessions
+from shared import audit, mail, mfa, sessions
 from shared.errors import InvalidToken, ServiceError, ValidationFailed
 from shared.extensions import db
 from shared.models import Account, Staff, StaffRole, Student, utcnow
@@ -211,15 +211,47 @@ def _student_id(account: Account) -> int | None:
 # --- staff -------------------------------------------------------------------------------------------
 
 
-def sign_in_staff(raw_email: str, password: str, user_agent: str | None = None) -> Staff:
+def check_staff_password(raw_email: str, password: str, user_agent: str | None = None) -> Staff:
+    """The first of the two steps: the password. No session starts here; the caller remembers who is
+    half-way in and asks for the code (`complete_staff_sign_in`)."""
     try:
         email = normalise_email(raw_email)
     except InvalidEmail:
         verify_password(None, password)
         raise InvalidCredentials() from None
     staff = _authenticate(_staff_by_email(email), password)
+    audit.record(staff, "staff.password_accepted", staff)
+    db.session.commit()
+    return staff
+
+
+def staff_fingerprint(staff: Staff) -> str:
+    """Changes when the password changes: a half-finished sign-in does not survive a password reset."""
+    return _fingerprint(staff)
+
+
+def staff_half_signed_in(staff_id: int, fingerprint: str) -> Staff:
+    staff = db.session.get(Staff, staff_id)
+    if staff is None or not staff.is_active or fingerprint != _fingerprint(staff):
+        raise InvalidToken("Please sign in again.")
+    return staff
+
+
+def complete_staff_sign_in(staff: Staff, code: str, user_agent: str | None = None) -> Staff:
+    """The second step: a fresh TOTP code or an unused recovery code. Only now does a session start."""
+    method = mfa.check_second_factor(staff, code)
     sessions.start(staff, user_agent)
-    audit.record(staff, "staff.signed_in", staff)
+    audit.record(staff, "staff.signed_in", staff, method=method)
+    db.session.commit()
+    return staff
+
+
+def start_enrolled_session(staff: Staff, user_agent: str | None = None) -> Staff:
+    """After confirming enrolment (which checked a code), the session starts."""
+    if not staff.mfa_enrolled:
+        raise InvalidToken("Please sign in again.")
+    sessions.start(staff, user_agent)
+    audit.record(staff, "staff.signed_in", staff, method="enrolment")
     db.session.commit()
     return staff
 

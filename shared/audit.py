@@ -202,3 +202,38 @@ def events_for_student(student_id: int, since: datetime | None = None):
     if since is not None:
         stmt = stmt.where(AuditEvent.at >= since)
     return db.session.scalars(stmt.order_by(AuditEvent.seq.desc())).all()
+
+
+def depersonalise(condition) -> int:
+    """Remove the student link (student_id) from the events matching `condition`, then re-seal the chain
+    from the first changed event. Used only by the retention run and erasure, after the records
+    themselves are anonymised. The chain is verified first, so tampering is never laundered by a re-seal;
+    the head row is locked throughout, so no event is written meanwhile. The caller records the fact
+    (with the count) as a new event and commits."""
+    from sqlalchemy import func as sqlfunc
+    from sqlalchemy import update
+
+    db.session.execute(text("UPDATE audit_head SET seq = seq WHERE id = 1"))  # take the writers' lock
+    first = db.session.scalar(
+        select(sqlfunc.min(AuditEvent.seq)).where(condition, AuditEvent.student_id.is_not(None))
+    )
+    if first is None:
+        return 0
+    check = verify()
+    if not check.ok:
+        raise RuntimeError(f"The audit log does not verify ({check}); nothing was depersonalised.")
+    changed = db.session.execute(
+        update(AuditEvent)
+        .where(condition, AuditEvent.student_id.is_not(None))
+        .values(student_id=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire_all()
+    prev = db.session.scalar(select(AuditEvent.mac).where(AuditEvent.seq == first - 1)) or GENESIS_MAC
+    stmt = select(AuditEvent).where(AuditEvent.seq >= first).order_by(AuditEvent.seq)
+    for event in db.session.scalars(stmt).all():
+        event.prev_mac = prev
+        event.mac = _mac(prev, event)
+        prev = event.mac
+    db.session.execute(text("UPDATE audit_head SET last_mac = :mac WHERE id = 1"), {"mac": prev})
+    return changed

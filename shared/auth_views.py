@@ -23,7 +23,8 @@ def _render(side: str, name: str, **context):
     return render_template(f"auth/{name}.html", layout=f"{side}/layout.html", side=side, **context)
 
 
-def sign_in_page(side: str, sign_in: Callable, home: str):
+def sign_in_page(side: str, sign_in: Callable, home: str, then: Callable | None = None):
+    """`then(account)` replaces the usual ending when sign-in has a second step (staff: the code)."""
     form = SignInForm()
     if form.validate_on_submit():
         try:
@@ -31,7 +32,7 @@ def sign_in_page(side: str, sign_in: Callable, home: str):
         except ServiceError as exc:
             form.form_errors.append(exc.message)
         else:
-            return complete_sign_in(account, home)
+            return then(account) if then else complete_sign_in(account, home)
     return _render(side, "sign_in", form=form)
 
 

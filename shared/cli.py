@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from shared import accounts, audit
+from shared import accounts, audit, lifecycle_cli, mfa, staff_policy
 from shared.errors import ServiceError
 from shared.extensions import db
 from shared.models import Staff, Student, utcnow
@@ -72,6 +72,10 @@ def seed_demo() -> dict:
             db.session.add(staff)
             db.session.flush()
             audit.record("system", "staff.created", staff, role=role)
+        if not staff.mfa_enrolled:
+            # Already enrolled, so the demo (and the browser tests) can compute codes from the printed secret.
+            mfa.enrol_for_demo(staff, mfa.new_secret())
+        staff_policy.record_for_seed(staff)
         made[role] = staff
     db.session.commit()
     if fresh:
@@ -141,6 +145,7 @@ def init_app(app: Flask) -> None:
         jobs.work(burst=burst)
         discarded = access.discard_expired()
         click.echo(f"Jobs done; {discarded} expired cop{'y' if discarded == 1 else 'ies'} of records deleted.")
+    lifecycle_cli.init_app(app)
 
     @app.cli.group("audit")
     def audit_group():

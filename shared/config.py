@@ -62,6 +62,11 @@ def defaults(instance_path: str) -> dict:
         "STUDENT_ABSOLUTE_HOURS": int(env.get("STUDENT_ABSOLUTE_HOURS", 12)),
         "STAFF_IDLE_MINUTES": int(env.get("STAFF_IDLE_MINUTES", 15)),
         "STAFF_ABSOLUTE_HOURS": int(env.get("STAFF_ABSOLUTE_HOURS", 8)),
+        # Staff security and the data lifecycle (shared/mfa.py, shared/staff_policy.py, shared/retention.py).
+        "STAFF_POLICY_VERSION": env.get("STAFF_POLICY_VERSION", "2026-1"),
+        "MFA_PENDING_SECONDS": int(env.get("MFA_PENDING_SECONDS", 300)),
+        "RATELIMIT_MFA": env.get("RATELIMIT_MFA", "5 per minute; 20 per hour"),
+        "RETENTION_YEARS_DEFAULT": int(env.get("RETENTION_YEARS", 6)),
         "TOKEN_MAX_AGE_SECONDS": int(env.get("TOKEN_MAX_AGE_SECONDS", 3600)),
         "MAIL_BACKEND": env.get("MAIL_BACKEND", "smtp" if env.get("MAIL_SERVER") else "outbox"),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),

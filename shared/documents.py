@@ -161,7 +161,7 @@ def _path(uid: str) -> Path:
     return storage_dir() / uid
 
 
-def _context(uid: str) -> str:
+def content_context(uid: str) -> str:
     return f"documents.content.{uid}"
 
 
@@ -176,7 +176,7 @@ def add(
     """Check and store one upload in the caller's transaction (the caller audits and commits)."""
     content_type = check(upload)
     uid = new_uid()
-    blob = encrypt_bytes(upload.data, _context(uid))
+    blob = encrypt_bytes(upload.data, content_context(uid))
     path = _path(uid)
     path.write_bytes(blob)
     path.chmod(0o600)
@@ -222,7 +222,7 @@ def read_plaintext(document: Document) -> bytes:
         blob = _path(document.uid).read_bytes()
     except FileNotFoundError as exc:
         raise NotFound() from exc
-    return decrypt_bytes(blob, _context(document.uid))
+    return decrypt_bytes(blob, content_context(document.uid))
 
 
 def _open(document: Document, actor) -> Download:

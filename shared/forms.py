@@ -1,7 +1,7 @@
 """Forms both sides use: signing in, password reset and change. Validation messages say how to fix it."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 EMAIL_REQUIRED = DataRequired(message="Enter your email address.")
@@ -64,3 +64,16 @@ class ConfirmForm(FlaskForm):
     """A form with only a CSRF token and a button (sign out, and other one-click actions)."""
 
     submit = SubmitField("Confirm")
+
+
+class ErasureRequestForm(FlaskForm):
+    details = TextAreaField(
+        "Anything you want to tell us (optional)",
+        validators=[Length(max=4000, message="Please keep this under 4000 characters.")],
+        description="For example, whether you mean everything or one enquiry. Do not include anyone else's details.",
+    )
+    confirm = BooleanField(
+        "I understand that erased records cannot be brought back",
+        validators=[DataRequired(message="Tick the box to confirm you understand.")],
+    )
+    submit = SubmitField("Ask us to erase my records")

@@ -171,11 +171,38 @@ def browser(client):
     return Browser(client)
 
 
+def totp_code(account, secret: str = factories.TOTP_SECRET) -> str:
+    """A code the server will accept now: the earliest time-step in the window after the last one used
+    (each code works once, so a second sign-in within 30 seconds uses the next step)."""
+    import time
+
+    import pyotp
+
+    from shared.extensions import db
+    from shared.models import Staff
+
+    last = db.session.execute(
+        Staff.__table__.select().where(Staff.__table__.c.id == account.id)
+    ).one().totp_last_step  # needs an app context
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(time.time())
+    step = max(now - 1, (last or 0) + 1)
+    assert step <= now + 1, "signed in as the same staff member too often within a minute"
+    return totp.generate_otp(step)
+
+
 def _signed_in(app, account, password, side):
     b = Browser(app.test_client())
     url = "/sign-in" if side == "portal" else "/staff/sign-in"
     resp = b.submit(url, {"email": account.email, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)
+    if side == "backoffice":
+        # Staff sign in in two steps: the password, then a code from the authenticator.
+        assert resp.headers["Location"].endswith("/staff/sign-in/code"), resp.headers["Location"]
+        with app.app_context():
+            code = totp_code(account)
+        resp = b.submit("/staff/sign-in/code", {"code": code})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
     b.account = account
     return b
 
@@ -228,3 +255,34 @@ def manager_browser(app, manager):
 @pytest.fixture
 def admin_browser(app, admin):
     return _signed_in(app, admin, factories.PASSWORD, "backoffice")
+
+
+@pytest.fixture
+def make_limited_app(app, tmp_path_factory):
+    """A second app on the same database with rate limits on. The limiter object is shared by every app in
+    the process, so it is reset and switched off again afterwards."""
+    from wsgi import create_app
+
+    def build(**overrides):
+        config = test_config(tmp_path_factory)
+        config.update(
+            RATELIMIT_ENABLED=True,
+            SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+            ENCRYPTION_KEYS=app.config["ENCRYPTION_KEYS"],
+            **overrides,
+        )
+        return create_app(config)
+
+    return build
+
+
+@pytest.fixture(autouse=True)
+def _limiter_isolation():
+    """Any app built during a test (rate-limited, production-mode) may switch the shared limiter on:
+    give the other tests theirs back, off and empty."""
+    yield
+    from shared.extensions import limiter
+
+    if limiter.enabled and getattr(limiter, "_storage", None) is not None:
+        limiter.reset()
+        limiter.enabled = False

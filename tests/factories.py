@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 
+from shared import staff_policy
 from shared.extensions import db
+from shared.mfa import enrol_for_demo
 from shared.models import Staff, Student, utcnow
 from shared.passwords import hash_password
 
 PASSWORD = "correct horse battery staple 42"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # every factory staff account's authenticator secret
 _seq = itertools.count(1)
 
 
@@ -31,7 +34,11 @@ def make_staff(
     job_title: str = "Student Advisor",
     password: str = PASSWORD,
     active: bool = True,
+    mfa: bool = True,
+    policy: bool = True,
 ) -> Staff:
+    """A staff account. By default already enrolled in two-factor authentication with TOTP_SECRET and
+    having accepted the current confidentiality policy, so tests can sign in the way staff do."""
     staff = Staff(
         email=email or f"staff{next(_seq)}@example.ac.uk",
         name=name,
@@ -41,5 +48,10 @@ def make_staff(
         active=active,
     )
     db.session.add(staff)
+    db.session.flush()
+    if mfa:
+        enrol_for_demo(staff, TOTP_SECRET)
+    if policy:
+        staff_policy.record_for_seed(staff)
     db.session.commit()
     return staff

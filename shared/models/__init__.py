@@ -39,6 +39,13 @@ from shared.models.consent import (
     Scope,
 )
 from shared.models.lists import ListItem, ListKind
+from shared.models.staffsec import (
+    ErasureRequest,
+    ErasureStatus,
+    PolicyAcceptance,
+    RecoveryCode,
+    ServiceSetting,
+)
 from shared.models.statistics_indexes import STATISTICS_INDEXES  # noqa: F401  (indexes join the metadata)
 
 __all__ = [
@@ -67,6 +74,11 @@ __all__ = [
     "Disclosure",
     "Document",
     "EntryKind",
+    "ErasureRequest",
+    "ErasureStatus",
+    "PolicyAcceptance",
+    "RecoveryCode",
+    "ServiceSetting",
     "ListItem",
     "ListKind",
     "Message",

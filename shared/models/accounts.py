@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.crypto import encrypted
 from shared.models.base import Base, UTCDateTime, utcnow
 
 
@@ -73,10 +74,23 @@ class Staff(Account, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Two-factor authentication (shared/mfa.py): the TOTP secret is encrypted at rest; the last accepted
+    # time-step makes each code work once; enrolled_at is None until the first code is confirmed.
+    uid: Mapped[str | None] = mapped_column(String(32))
+    _totp_secret_enc: Mapped[str | None] = mapped_column("totp_secret_enc", Text)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    totp_secret = encrypted("_totp_secret_enc")
 
     @property
     def display_name(self) -> str:
         return self.name
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        return self.mfa_enrolled_at is not None and self._totp_secret_enc is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot be signed in
