@@ -416,7 +416,8 @@ def grant(student: Student, details: ConsentDetails, *, confirmed: bool, typed_n
     """The student gives consent in the portal, having reviewed exactly the words whose hash they send back."""
     details = clean_details(student, details)
     typed = _check_confirmation(confirmed, typed_name)
-    consent = _create(student, details, typed_name=typed, method=CollectionMethod.PORTAL.value, shown_sha256=shown_sha256)
+    consent = _create(student, details, typed_name=typed, method=CollectionMethod.PORTAL.value,
+                      shown_sha256=shown_sha256 or "")  # the portal always sends the hash of what was shown
     audit.record(student, "consent.granted", consent, student_id=student.id, case_id=consent.case_id,
                  method=consent.collection_method, wording=consent.wording_version)
     db.session.commit()
@@ -485,3 +486,70 @@ def status(consent: Consent, at: datetime | None = None) -> str:
 def valid_consents(student_id: int, at: datetime | None = None) -> list[Consent]:
     at = at or utcnow()
     return [c for c in consents_of(student_id) if is_in_force(c, at)]
+
+
+# --- What the student sees: their consents and the disclosures about them ----------------------------------
+
+
+def format_moment(value: datetime) -> str:
+    local = value.astimezone(SERVICE_TZ)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def my_consents(student: Student) -> list[Consent]:
+    rows = list(reversed(consents_of(student.id)))
+    audit.record(student, "consents.viewed", ("students", student.id), student_id=student.id, count=len(rows))
+    db.session.commit()
+    return rows
+
+
+def view_consent(actor: Student | Staff, student: Student, consent_id: int) -> Consent:
+    consent = consent_for_student(student, consent_id)
+    audit.record(actor, "consent.viewed", consent, student_id=student.id, case_id=consent.case_id)
+    db.session.commit()
+    return consent
+
+
+def _not_terrorism():
+    """Disclosures the student may ever see: on consent, or on a breach record that is not the terrorism ground.
+    The law forbids tipping off (Terrorism Act 2000), so those never reach anything student-facing."""
+    hidden = select(BreachRecord.id).where(BreachRecord.ground == BreachGround.TERRORISM.value)
+    return Disclosure.breach_record_id.is_(None) | Disclosure.breach_record_id.not_in(hidden)
+
+
+def student_visible_disclosures(student_id: int) -> list[Disclosure]:
+    stmt = (select(Disclosure).where(Disclosure.student_id == student_id, _not_terrorism())
+            .order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc()))
+    return list(db.session.scalars(stmt))
+
+
+def basis_for_student(d: Disclosure) -> str:
+    if d.consent_id is not None:
+        return f"Your consent given on {format_moment(d.consent.granted_at)} (receipt {d.consent.receipt_id})"
+    if d.breach_record.ground == BreachGround.SAFETY.value:
+        return ("Without your consent, because there appeared to be a serious and imminent risk to your safety "
+                "or to someone else's safety")
+    raise ValueError("not shown to students")  # never reached: filtered out by the query
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    recipient: str
+    scope: str
+    what: str
+    method: str
+    at: datetime
+    basis: str
+    consent_id: int | None
+
+
+def disclosure_history(student: Student) -> list[HistoryRow]:
+    rows = [
+        HistoryRow(d.id, f"{d.recipient_name}, {d.recipient_organisation}", SCOPE_LABELS.get(d.scope, d.scope), d.what or "",
+                   d.method.replace("_", " "), d.disclosed_at, basis_for_student(d), d.consent_id)
+        for d in student_visible_disclosures(student.id)
+    ]
+    audit.record(student, "disclosures.viewed", ("students", student.id), student_id=student.id, count=len(rows))
+    db.session.commit()
+    return rows
