@@ -12,4 +12,4 @@ def _guard():
     return guard("staff", "backoffice.sign_in")
 
 
-from backoffice import access, cases, consent, views  # noqa: E402,F401  (routes register on import)
+from backoffice import access, breach, cases, consent, views  # noqa: E402,F401  (routes register on import)

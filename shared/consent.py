@@ -175,7 +175,7 @@ def _new_disclosure(*, student_id: int, case_id: int | None, scope: str, recipie
     return row
 
 
-def _check_disclosure_text(scope: str, method: str, what: str) -> str:
+def disclosure_errors(scope: str, method: str, what: str) -> dict[str, str]:
     what = (what or "").strip()
     errors = {}
     if scope not in SCOPE_ORDER:
@@ -186,8 +186,12 @@ def _check_disclosure_text(scope: str, method: str, what: str) -> str:
         errors["what"] = "Say what was shared."
     elif len(what) > 5000:
         errors["what"] = "Keep the description under 5000 characters."
-    raise_if(errors)
-    return what
+    return errors
+
+
+def _check_disclosure_text(scope: str, method: str, what: str) -> str:
+    raise_if(disclosure_errors(scope, method, what))
+    return what.strip()
 
 
 def record_disclosure(officer: Staff, student: Student, scope: str, recipient: Recipient, *, what: str, method: str,
