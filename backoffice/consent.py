@@ -110,3 +110,39 @@ def consent_record(reference):
             flash("The consent has been recorded.", "success")
             return redirect(url_for("backoffice.consent_sharing", reference=reference))
     return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent)
+
+
+class EnquiryForm(FlaskForm):
+    enquirer_name = StringField("Who asked")
+    enquirer_role = StringField("Their role (optional)")
+    enquirer_organisation = StringField("Their organisation")
+    about_name = StringField("The name they asked about")
+    about_email = StringField("The email address they gave for that person (optional)",
+                              description="A university email address lets the system check for a consent.")
+    asked = TextAreaField("What they asked")
+    submit = SubmitField("Log the enquiry and show what I may say")
+
+
+@bp.route("/enquiries", methods=["GET", "POST"])
+def enquiries():
+    form = EnquiryForm()
+    if form.validate_on_submit():
+        try:
+            answer = consent.answer_enquiry(
+                current_user, enquirer_name=form.enquirer_name.data, enquirer_role=form.enquirer_role.data,
+                enquirer_organisation=form.enquirer_organisation.data, about_name=form.about_name.data,
+                about_email=form.about_email.data, asked=form.asked.data)
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        else:
+            return redirect(url_for("backoffice.enquiry_show", enquiry_id=answer.enquiry.id))
+    return render_template("backoffice/consent/enquiries.html", form=form, rows=consent.enquiries(current_user))
+
+
+@bp.get("/enquiries/<int:enquiry_id>")
+def enquiry_show(enquiry_id):
+    try:
+        answer = consent.enquiry(current_user, enquiry_id)
+    except NotFound:
+        abort(404)
+    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent)

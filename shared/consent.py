@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared import audit
 from shared.casework import case_for_staff
@@ -39,6 +39,7 @@ from shared.models import (
     Scope,
     Staff,
     Student,
+    ThirdPartyEnquiry,
     utcnow,
 )
 
@@ -617,3 +618,76 @@ def share_from_case(officer: Staff, reference: str, *, consent_id: int | None, s
     recipient = Recipient(chosen.recipient_name, chosen.recipient_organisation) if chosen else Recipient("", "")
     return record_disclosure(officer, case.student, scope, recipient, what=what, method=method, case=case,
                              document_ids=[int(d) for d in document_ids])
+
+
+# --- Third-party enquiries: confirm only with consent, otherwise neither confirm nor deny ------------------
+
+NCND = ("The Advice Service is confidential. We can neither confirm nor deny whether any particular person has "
+        "contacted us or is using the service. If the person you are asking about would like us to talk to you, "
+        "they can give us their consent, and we can then get in touch.")
+CONFIRM = ("With their consent, you may confirm that this student is using the Advice Service. Say nothing more "
+           "than that unless their consent covers it.")
+
+
+@dataclass(frozen=True)
+class EnquiryAnswer:
+    enquiry: object  # ThirdPartyEnquiry
+    confirm: bool
+    wording: str
+
+
+def _match_student(about_email: str | None) -> Student | None:
+    email = (about_email or "").strip().lower()
+    return db.session.scalar(select(Student).where(func.lower(Student.email) == email)) if email else None
+
+
+def answer_enquiry(officer: Staff, *, enquirer_name: str, enquirer_role: str | None, enquirer_organisation: str,
+                   about_name: str, about_email: str | None, asked: str) -> EnquiryAnswer:
+    """Log an enquiry from outside the service and say what the officer may answer. The answer to someone who
+    is not a student of the service is word for word the answer about a student who has not consented."""
+    errors: dict[str, str] = {}
+    enquirer_name = _text(errors, "enquirer_name", enquirer_name, "who asked", 200, True)
+    enquirer_role = _text(errors, "enquirer_role", enquirer_role, "their role", 200, False)
+    enquirer_organisation = _text(errors, "enquirer_organisation", enquirer_organisation, "their organisation", 200, True)
+    about_name = _text(errors, "about_name", about_name, "the name they asked about", 200, True)
+    about_email = _text(errors, "about_email", about_email, "the email they gave", 254, False)
+    asked = (asked or "").strip()
+    if not asked:
+        errors["asked"] = "Enter what they asked."
+    elif len(asked) > 5000:
+        errors["asked"] = "Keep this under 5000 characters."
+    raise_if(errors)
+    now = utcnow()
+    student = _match_student(about_email)
+    recipient = Recipient(enquirer_name, enquirer_organisation)
+    decision = decide(student, Scope.ATTENDANCE.value, recipient, at=now) if student else Decision(False, reason="no_consent")
+    row = ThirdPartyEnquiry(enquirer_name=enquirer_name, enquirer_role=enquirer_role or None,
+                            enquirer_organisation=enquirer_organisation, about_name=about_name,
+                            about_email=about_email or None, student_id=student.id if student else None,
+                            consent_id=decision.consent.id if decision.allowed else None,
+                            answer="confirm" if decision.allowed else "ncnd", answered_by_id=officer.id, answered_at=now)
+    row.asked = asked
+    db.session.add(row)
+    db.session.flush()
+    if decision.allowed:
+        _new_disclosure(student_id=student.id, case_id=None, scope=Scope.ATTENDANCE.value, recipient=recipient,
+                        method="other", what=f"Confirmed, in answer to third-party enquiry {row.id}, that the student "
+                        "uses the service.", by=officer, at=now, consent=decision.consent)
+    audit.record(officer, "enquiry.answered", row, student_id=student.id if student else None, answer=row.answer)
+    db.session.commit()
+    return EnquiryAnswer(row, decision.allowed, CONFIRM if decision.allowed else NCND)
+
+
+def enquiries(staff: Staff, limit: int = 50) -> list:
+    audit.record(staff, "enquiries.listed")
+    db.session.commit()
+    return list(db.session.scalars(select(ThirdPartyEnquiry).order_by(ThirdPartyEnquiry.answered_at.desc()).limit(limit)))
+
+
+def enquiry(staff: Staff, enquiry_id: int) -> EnquiryAnswer:
+    row = db.session.get(ThirdPartyEnquiry, enquiry_id)
+    if row is None:
+        raise NotFound()
+    audit.record(staff, "enquiry.viewed", row, student_id=row.student_id)
+    db.session.commit()
+    return EnquiryAnswer(row, row.answer == "confirm", CONFIRM if row.answer == "confirm" else NCND)
