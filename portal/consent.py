@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal import bp
-from shared import casework, consent
+from shared import casework, consent, consent_receipts
 from shared.casework_web import show_errors
 from shared.consent_forms import ConfirmConsentForm, ConsentDetailsForm
 from shared.errors import NotFound, ServiceError, ValidationFailed
@@ -104,3 +104,26 @@ def consent_withdraw(consent_id):
 @bp.get("/consents/history")
 def consent_history():
     return render_template("portal/consent/history.html", rows=consent.disclosure_history(current_user), consent=consent)
+
+
+def _download(filename: str, data: bytes, mimetype: str) -> Response:
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                                      "Cache-Control": "no-store"})
+
+
+@bp.get("/consents/<int:consent_id>/receipt.json")
+def consent_receipt_json(consent_id):
+    try:
+        filename, data = consent_receipts.receipt_json(current_user, current_user, consent_id)
+    except NotFound:
+        return _not_found()
+    return _download(filename, data, "application/json")
+
+
+@bp.get("/consents/<int:consent_id>/receipt.pdf")
+def consent_receipt_pdf(consent_id):
+    try:
+        filename, data = consent_receipts.receipt_pdf(current_user, current_user, consent_id)
+    except NotFound:
+        return _not_found()
+    return _download(filename, data, "application/pdf")

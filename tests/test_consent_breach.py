@@ -19,6 +19,7 @@ from shared.models.consent import ImmutableRecord
 from tests.factories import make_staff
 from tests.factories_casework import make_case
 from tests.factories_consent import give_consent
+from tests.test_access_records import pdf_text
 
 SECRET = "Fictional Counter Terrorism Unit"
 # Distinctive words of the seeded record (the public pages explain the policy's two grounds in general,
@@ -159,9 +160,11 @@ def test_terrorism_ground_never_shown_to_student(app, db, student, officer, coll
     case, consent_row = _seed_terrorism(student, officer, colleague)
     req = access.request_copy(student, case_id=None)
     urls = _student_facing_urls(app, case, consent_row, req)
-    assert "/consents/history" in urls and f"/consents/{consent_row.id}" in urls and len(urls) > 8
+    assert {"/consents/history", f"/consents/{consent_row.id}", f"/consents/{consent_row.id}/receipt.pdf"} <= set(urls)
+    assert len(urls) > 8
     for url in urls:
-        page = html.unescape(student_browser.get(url, follow_redirects=True).get_data(as_text=True))
+        resp = student_browser.get(url, follow_redirects=True)
+        page = pdf_text(resp.get_data()) if resp.mimetype == "application/pdf" else html.unescape(resp.get_data(as_text=True))
         for secret in TRACES:
             assert secret not in page, f"{url} shows {secret!r}"
     history = html.unescape(student_browser.get("/consents/history").get_data(as_text=True))
@@ -173,7 +176,6 @@ def test_terrorism_ground_never_shown_to_student(app, db, student, officer, coll
     text = repr(record)
     assert not any(t in text for t in TRACES)
     from shared.pdf import render_pdf
-    from tests.test_access_records import pdf_text
 
     pdf = pdf_text(render_pdf("records.html", access.render_context(req, record), title="t"))
     assert "Shared with consent" in pdf and not any(t in pdf for t in TRACES)

@@ -160,3 +160,40 @@ def test_a_confirmation_without_the_reviewed_words_is_refused(db, student_browse
     resp = confirm(student_browser, page, shown_sha256="")
     assert "changed after you reviewed them" in resp.get_data(as_text=True)
     assert db.session.scalars(select(Consent)).all() == []
+
+
+KANTARA = {"version", "jurisdiction", "consentTimestamp", "collectionMethod", "consentReceiptID", "piiPrincipalId",
+           "piiControllers", "policyUrl", "services", "sensitive", "spiCat"}
+PURPOSE = {"purpose", "consentType", "piiCategory", "termination", "thirdPartyDisclosure", "thirdPartyName"}
+
+
+def test_receipt_json_has_the_kantara_fields_and_the_withdrawal(db, student, student_browser):
+    import json
+
+    confirm(student_browser, review(student_browser))
+    c = db.session.scalars(select(Consent)).one()
+    data = json.loads(student_browser.get(f"/consents/{c.id}/receipt.json").get_data())
+    assert KANTARA <= set(data) and data["consentReceiptID"] == c.receipt_id and data["piiPrincipalId"] == student.email
+    purpose = data["services"][0]["purposes"][0]
+    assert PURPOSE <= set(purpose) and purpose["thirdPartyName"] == f"{TUTOR.name}, {TUTOR.organisation}"
+    assert purpose["consentType"] == "EXPLICIT" and data["consentStatus"] == "active" and data["withdrawalTimestamp"] is None
+    student_browser.submit(f"/consents/{c.id}/withdraw", page=f"/consents/{c.id}")
+    data = json.loads(student_browser.get(f"/consents/{c.id}/receipt.json").get_data())
+    assert data["consentStatus"] == "withdrawn" and data["withdrawalTimestamp"] >= data["consentTimestamp"]
+
+
+def test_receipt_pdf_carries_the_words_agreed_to(db, student, student_browser):
+    from tests.test_access_records import pdf_text
+
+    confirm(student_browser, review(student_browser))
+    c = db.session.scalars(select(Consent)).one()
+    resp = student_browser.get(f"/consents/{c.id}/receipt.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    text = " ".join(pdf_text(resp.get_data()).split())
+    assert c.receipt_id in text and TUTOR.organisation in text and "Consent receipt" in text
+
+
+def test_another_students_receipt_is_not_found(db, other_student, student_browser):
+    theirs = give_consent(other_student)
+    assert student_browser.get(f"/consents/{theirs.id}/receipt.json").status_code == 404
+    assert student_browser.get(f"/consents/{theirs.id}/receipt.pdf").status_code == 404
