@@ -10,7 +10,7 @@ from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaF
 from wtforms.validators import Optional
 
 from backoffice import bp
-from shared import casework, consent
+from shared import casework, consent, consent_requests
 from shared.casework_web import FriendlyDateField, MultiCheckboxField, show_errors
 from shared.consent_forms import ConsentDetailsForm
 from shared.errors import ConsentRequired, NotFound, ServiceError
@@ -146,3 +146,30 @@ def enquiry_show(enquiry_id):
     except NotFound:
         abort(404)
     return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent)
+
+
+class ConsentRequestForm(ConsentDetailsForm):
+    reason = TextAreaField("Why you are asking", description="The student reads this. Keep it short and plain.")
+    submit = SubmitField("Send the request to the student")
+
+
+@bp.route("/cases/<reference>/consent-request", methods=["GET", "POST"])
+def consent_request_new(reference):
+    try:
+        case = casework.case_for_staff(current_user, reference)
+    except NotFound:
+        abort(404)
+    form = ConsentRequestForm()
+    form.setup(case.student, casework.cases_for_student(case.student))
+    form.scopes.choices = [(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent_requests.REQUESTABLE]
+    form.case_id.choices = [("all", "All the student's cases"), (str(case.id), f"Only case {case.reference}")]
+    if form.validate_on_submit():
+        try:
+            consent_requests.ask(current_user, reference, form.details(), form.reason.data)
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        else:
+            flash("The request has been sent. The student gets an email saying only that there is a request to look at.",
+                  "success")
+            return redirect(url_for("backoffice.consent_sharing", reference=reference))
+    return render_template("backoffice/consent/request.html", form=form, case=case)

@@ -6,7 +6,7 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal import bp
-from shared import casework, consent, consent_receipts
+from shared import casework, consent, consent_receipts, consent_requests
 from shared.casework_web import show_errors
 from shared.consent_forms import ConfirmConsentForm, ConsentDetailsForm
 from shared.errors import NotFound, ServiceError, ValidationFailed
@@ -25,16 +25,17 @@ def _details_form(form_class=ConsentDetailsForm):
     return form.setup(current_user, casework.cases_for_student(current_user), default_expiry=consent.default_expiry())
 
 
-def _review(form: ConfirmConsentForm, details: consent.ConsentDetails):
+def _review(form: ConfirmConsentForm, details: consent.ConsentDetails, request=None):
     text = consent.statement(current_user, details)
     form.shown_sha256.data = consent.sha256(text)
     return render_template("portal/consent/review.html", form=form, details=details, text=text, consent=consent,
-                           documents={d.id: d.title for d in consent.student_documents(current_user)})
+                           documents={d.id: d.title for d in consent.student_documents(current_user)}, request_=request)
 
 
 @bp.get("/consents")
 def consent_index():
-    return render_template("portal/consent/index.html", consents=consent.my_consents(current_user), consent=consent)
+    return render_template("portal/consent/index.html", consents=consent.my_consents(current_user), consent=consent,
+                           requests=consent_requests.pending_for(current_user))
 
 
 @bp.route("/consents/new", methods=["GET", "POST"])
@@ -127,3 +128,51 @@ def consent_receipt_pdf(consent_id):
     except NotFound:
         return _not_found()
     return _download(filename, data, "application/pdf")
+
+
+@bp.get("/consents/requests/<int:request_id>")
+def consent_request(request_id):
+    try:
+        req = consent_requests.view(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    if req.status != "pending":
+        flash("You have already answered this request.", "info")
+        return redirect(url_for("portal.consent_index"))
+    return _review(_details_form(ConfirmConsentForm), consent_requests.details_of(req), req)
+
+
+@bp.post("/consents/requests/<int:request_id>/approve")
+def consent_request_approve(request_id):
+    form = _details_form(ConfirmConsentForm)
+    form.validate_on_submit()
+    try:
+        req = consent_requests.for_student(current_user, request_id)
+        given = consent_requests.approve(current_user, request_id, expires_on=form.expires_on.data,
+                                         confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
+                                         shown_sha256=form.shown_sha256.data)
+    except NotFound:
+        return _not_found()
+    except consent.InvalidConsent as exc:
+        show_errors(form, exc)
+        return _review(form, consent_requests.details_of(req, form.expires_on.data), req)
+    except ValidationFailed as exc:
+        form.form_errors.append(exc.message)
+        return _review(form, consent_requests.details_of(req, form.expires_on.data), req)
+    flash(f"Consent given. We may now share this with {given.recipient_name}. You can withdraw it at any time.", "success")
+    return redirect(url_for("portal.consent_show", consent_id=given.id))
+
+
+@bp.post("/consents/requests/<int:request_id>/decline")
+def consent_request_decline(request_id):
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("portal.consent_request", request_id=request_id))
+    try:
+        consent_requests.decline(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("You declined the request. We will not share anything on it.", "success")
+    return redirect(url_for("portal.consent_index"))

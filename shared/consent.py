@@ -418,15 +418,17 @@ def _create(student: Student, details: ConsentDetails, *, typed_name: str, metho
 
 
 def grant(student: Student, details: ConsentDetails, *, confirmed: bool, typed_name: str | None,
-          shown_sha256: str | None) -> Consent:
-    """The student gives consent in the portal, having reviewed exactly the words whose hash they send back."""
+          shown_sha256: str | None, commit: bool = True) -> Consent:
+    """The student gives consent in the portal, having reviewed exactly the words whose hash they send back.
+    `commit=False` only for a caller that commits the grant together with its own change (a consent request)."""
     details = clean_details(student, details)
     typed = _check_confirmation(confirmed, typed_name)
     consent = _create(student, details, typed_name=typed, method=CollectionMethod.PORTAL.value,
                       shown_sha256=shown_sha256 or "")  # the portal always sends the hash of what was shown
     audit.record(student, "consent.granted", consent, student_id=student.id, case_id=consent.case_id,
                  method=consent.collection_method, wording=consent.wording_version)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return consent
 
 

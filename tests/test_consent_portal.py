@@ -34,7 +34,8 @@ def review(browser, **overrides):
     return resp.get_data(as_text=True)
 
 
-def confirm(browser, page: str, *, tick=True, name="Alex Fictional", **replace):
+def confirm(browser, page: str, *, tick=True, name="Alex Fictional", url="/consents/confirm", page_url="/consents/new",
+            **replace):
     fields = [(k, replace.pop(k) if k in replace else v) for k, v in hidden_fields(page)]
     data = {}
     for k, v in fields:
@@ -42,7 +43,7 @@ def confirm(browser, page: str, *, tick=True, name="Alex Fictional", **replace):
     if tick:
         data["confirm"] = "y"
     data["typed_name"] = name
-    return browser.submit("/consents/confirm", data, page="/consents/new")
+    return browser.submit(url, data, page=page_url)
 
 
 def test_nothing_is_pre_ticked(student_browser):
