@@ -173,3 +173,15 @@ def consent_request_new(reference):
                   "success")
             return redirect(url_for("backoffice.consent_sharing", reference=reference))
     return render_template("backoffice/consent/request.html", form=form, case=case)
+
+
+@bp.post("/cases/<reference>/consents/<int:consent_id>/withdraw")
+def consent_withdraw_for_student(reference, consent_id):
+    """The student withdrew by telling an officer: recorded at once, as a withdrawal by staff."""
+    try:
+        case = casework.case_for_staff(current_user, reference)
+        consent.withdraw(current_user, case.student, consent_id)
+    except NotFound:
+        abort(404)
+    flash("The withdrawal has been recorded. Nothing more will be shared on that consent.", "success")
+    return redirect(url_for("backoffice.consent_sharing", reference=reference))

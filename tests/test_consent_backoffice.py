@@ -94,3 +94,30 @@ def test_viewing_the_sharing_page_is_audited(db, student, officer_browser):
 def test_students_cannot_reach_the_sharing_pages(db, student, student_browser):
     case = make_case(student)
     assert student_browser.get(f"/staff/cases/{case.reference}/sharing").status_code in (302, 403, 404)
+
+
+def test_officer_records_a_withdrawal_the_student_gave_in_person(db, student, officer_browser):
+    case = make_case(student)
+    c = give_consent(student, TUTOR)
+    url = f"/staff/cases/{case.reference}/sharing"
+    resp = officer_browser.submit(f"/staff/cases/{case.reference}/consents/{c.id}/withdraw", page=url)
+    assert resp.status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Consent, c.id)
+    assert c.withdrawn_at is not None and c.withdrawn_by == "staff"
+    resp = officer_browser.submit(url, {"consent_id": str(c.id), "scope": "attendance", "method": "phone", "what": "Yes"})
+    assert resp.status_code == 409
+
+
+def test_every_new_staff_page_renders(db, student, officer, manager_browser):
+    from shared import breach
+    from shared.models import utcnow
+
+    case = make_case(student)
+    give_consent(student, TUTOR)
+    incident = breach.report_incident(officer, kind="other", description="Test", discovered_at=utcnow())
+    for url in (f"/staff/cases/{case.reference}", f"/staff/cases/{case.reference}/sharing",
+                f"/staff/cases/{case.reference}/consents/new", f"/staff/cases/{case.reference}/consent-request",
+                f"/staff/cases/{case.reference}/breach", "/staff/breaches", "/staff/enquiries", "/staff/incidents/new",
+                f"/staff/incidents/{incident.id}/resolve", "/staff/"):
+        assert manager_browser.get(url).status_code == 200, url

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import access, breach
 from shared.consent import InvalidConsent
+from shared.deadlines import service_today
 from shared.mail import sent_messages
 from shared.models import BreachRecord, Disclosure, ManagerNotice, utcnow
 from shared.models.consent import ImmutableRecord
@@ -209,3 +210,26 @@ def test_officers_cannot_resolve_incidents(db, officer, officer_browser):
     incident = breach.report_incident(officer, kind="wrong_recipient", description="Email to the wrong tutor.",
                                       discovered_at=utcnow())
     assert officer_browser.get(f"/staff/incidents/{incident.id}/resolve").status_code == 403
+
+
+def test_telling_the_student_later_is_added_to_a_safety_record_never_edited_in(db, student, officer, colleague, officer_browser):
+    case = make_case(student)
+    b = breach.record_breach(officer, case.reference, decision(colleague, student_told=False,
+                                                               not_told_reason="Could not reach them yet."))
+    resp = officer_browser.submit(f"/staff/breaches/{b.id}/addenda", {"text": "Told the student by phone.",
+                                  "student_told_on": service_today().strftime("%d/%m/%Y")},
+                                  page=f"/staff/breaches/{b.id}")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    b = db.session.get(BreachRecord, b.id)
+    assert b.student_told is False and b.not_told_reason == "Could not reach them yet."  # the record is unchanged
+    [a] = breach.addenda(b.id)
+    assert a.text == "Told the student by phone." and a.student_told_at is not None
+
+
+def test_on_the_terrorism_ground_the_student_is_never_recorded_as_told(db, student, officer, colleague):
+    case = make_case(student)
+    b = breach.record_breach(officer, case.reference, decision(colleague, ground="terrorism"))
+    assert b.student_told is None and b.student_told_at is None
+    with pytest.raises(InvalidConsent, match="never told"):
+        breach.add_addendum(officer, b.id, "Told them", student_told_at=utcnow())

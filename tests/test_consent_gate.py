@@ -173,3 +173,17 @@ def test_only_the_gate_creates_disclosures():
         {"shared/consent.py", "shared/models/consent.py"}
     ]
     assert offenders == []
+
+
+def test_a_consent_is_never_deleted_and_only_its_withdrawal_can_be_added(db, student):
+    consent = give_consent(student)
+    consent.scopes = ["full_record"]
+    with pytest.raises(ImmutableRecord):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(consent)
+    with pytest.raises(ImmutableRecord):
+        db.session.commit()
+    db.session.rollback()
+    gate.withdraw(student, student, consent.id)
+    assert consent.withdrawn_at is not None and consent.withdrawn_by == "student"

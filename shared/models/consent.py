@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.crypto import encrypted
@@ -283,3 +283,17 @@ def _refuse_change(mapper, connection, target):
 for _model in (BreachRecord, BreachConsultation, BreachAddendum, Disclosure):
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)
+
+WITHDRAWAL_FIELDS = {"withdrawn_at", "withdrawn_by"}
+
+
+def _consent_changed(mapper, connection, target):
+    """A consent is never deleted, and once given only its withdrawal may be added."""
+    changed = {attr.key for attr in inspect(target).attrs if attr.history.has_changes()}
+    if changed - WITHDRAWAL_FIELDS:
+        raise ImmutableRecord(f"a consent cannot be changed ({', '.join(sorted(changed - WITHDRAWAL_FIELDS))}); "
+                              "withdraw it and record a new one")
+
+
+event.listen(Consent, "before_update", _consent_changed)
+event.listen(Consent, "before_delete", _refuse_change)
