@@ -344,12 +344,22 @@ def active_wording() -> ConsentWording:
     return wording
 
 
-def describe_scopes(details: ConsentDetails, documents: dict[int, str] | None = None) -> list[str]:
+# The same scopes in the student's own voice, for the statement they agree to.
+FIRST_PERSON = {
+    Scope.ATTENDANCE.value: "that I am using the Advice Service",
+    Scope.SUMMARY.value: "a summary of my case: what it is about and where it has got to",
+    Scope.FULL_RECORD.value: "my full case record: notes, messages, appointments and documents",
+}
+
+
+def describe_scopes(details: ConsentDetails, documents: dict[int, str] | None = None, *, first_person: bool = False) -> list[str]:
     out = []
     for s in details.scopes:
         if s == Scope.DOCUMENTS.value:
             names = [documents.get(d, f"document {d}") if documents else f"document {d}" for d in details.document_ids]
             out.append("these documents: " + "; ".join(names))
+        elif first_person:
+            out.append(FIRST_PERSON[s])
         else:
             out.append(SCOPE_LABELS[s][0].lower() + SCOPE_LABELS[s][1:])
     return out
@@ -359,7 +369,7 @@ def statement(student: Student, details: ConsentDetails, wording: ConsentWording
     """The exact words the student reads before confirming; the consent keeps them and their SHA-256."""
     wording = wording or active_wording()
     docs = {d.id: d.title for d in student_documents(student)} if details.document_ids else {}
-    what = " and ".join(describe_scopes(details, docs)).replace("your ", "my ").replace("you are", "I am")
+    what = " and ".join(describe_scopes(details, docs, first_person=True))
     recipient = details.recipient_name
     if details.recipient_role:
         recipient += f" ({details.recipient_role})"

@@ -198,3 +198,15 @@ def test_another_students_receipt_is_not_found(db, other_student, student_browse
     theirs = give_consent(other_student)
     assert student_browser.get(f"/consents/{theirs.id}/receipt.json").status_code == 404
     assert student_browser.get(f"/consents/{theirs.id}/receipt.pdf").status_code == 404
+
+
+def test_the_statement_names_the_chosen_documents_exactly(db, student, student_browser):
+    from tests.factories_access import make_document
+
+    case = make_case(student)
+    doc = make_document(case, "Letter to your tutor", b"%PDF-1.4 letter", "application/pdf")
+    page = html.unescape(review(student_browser, scopes=["documents"], document_ids=[str(doc.id)]))
+    assert "these documents: Letter to your tutor" in page
+    confirm(student_browser, review(student_browser, scopes=["documents"], document_ids=[str(doc.id)]))
+    c = db.session.scalars(select(Consent)).one()
+    assert c.document_ids == [doc.id] and "Letter to your tutor" in c.shown_text
