@@ -12,4 +12,4 @@ def _guard():
     return guard("student", "portal.sign_in")
 
 
-from portal import access, cases, views  # noqa: E402,F401  (routes register on import)
+from portal import access, cases, consent, views  # noqa: E402,F401  (routes register on import)

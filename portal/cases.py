@@ -9,7 +9,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -22,6 +21,7 @@ from portal import bp
 from shared import casework, documents
 from shared.casework import CHANNELS, MEETING, URGENCY, IntakeAnswers, InvalidAnswers
 from shared.casework_web import (
+    FriendlyDateField,
     MultiCheckboxField,
     limit_text,
     or_404,
@@ -32,18 +32,6 @@ from shared.casework_web import (
 from shared.errors import NotFound
 
 bp.add_app_template_filter(casework.to_local, "local")
-
-
-class FriendlyDateField(DateField):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("format", ["%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d %m %Y"])
-        super().__init__(*args, **kwargs)
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError("Enter the date as day, month and year, for example 14/03/2027.") from exc
 
 
 class IntakeForm(FlaskForm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Response, abort, request
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField
+from wtforms import DateField, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from shared import documents
@@ -16,6 +16,18 @@ from shared.errors import NotFound
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class FriendlyDateField(DateField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d %m %Y"])
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("Enter the date as day, month and year, for example 14/03/2027.") from exc
 
 
 def uploads_from(name: str) -> list[documents.Upload]:

@@ -85,6 +85,8 @@ def defaults(instance_path: str) -> dict:
         "JOBS_STALE_MINUTES": int(env.get("JOBS_STALE_MINUTES", 15)),
         "JOBS_MAX_ATTEMPTS": int(env.get("JOBS_MAX_ATTEMPTS", 3)),
         "ACCESS_DOWNLOAD_DAYS": int(env.get("ACCESS_DOWNLOAD_DAYS", 30)),  # a released copy, then ask again
+        "CONSENT_DEFAULT_MONTHS": int(env.get("CONSENT_DEFAULT_MONTHS", 12)),  # a consent lasts this long unless the student chooses less
+        "CONSENT_MAX_MONTHS": int(env.get("CONSENT_MAX_MONTHS", 12)),  # and never longer than this
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", env.get("REDIS_URL") or "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute; 50 per hour"),

@@ -17,6 +17,7 @@ from shared import audit, mail, retention
 from shared.errors import NotFound, ValidationFailed
 from shared.extensions import db
 from shared.models import Case, ErasureRequest, ErasureStatus, Staff, Student, utcnow
+from shared.models.consent import retention_override
 
 MAX_DETAILS = 4000
 
@@ -85,6 +86,7 @@ def view(staff: Staff, request: ErasureRequest) -> list[CaseAssessment]:
     return assess(request)
 
 
+@retention_override()
 def decide(staff: Staff, request: ErasureRequest, decision: str, outcome: str) -> ErasureRequest:
     if request.status != ErasureStatus.RECEIVED.value:
         raise ValidationFailed("This request has already been decided.")

@@ -41,6 +41,7 @@ from shared.models import (
 )
 from shared.models.access import OPEN_STATUSES as ACCESS_OPEN_STATUSES
 from shared.models.access import AccessRequest
+from shared.models.consent import retention_override
 from shared.passwords import hash_password
 
 SETTING = "retention_years"
@@ -251,6 +252,7 @@ def depersonalise_audit(case_ids: list[int], student_ids: list[int], actor) -> i
     return changed
 
 
+@retention_override()
 def run(*, dry_run: bool = False, now: datetime | None = None, actor="system") -> list[Decision]:
     now = now or utcnow()
     decisions = plan(now)

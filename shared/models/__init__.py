@@ -29,14 +29,19 @@ from shared.models.casework import (
     StudentProfile,
 )
 from shared.models.consent import (
+    BreachAddendum,
     BreachConsultation,
     BreachGround,
     BreachRecord,
     CollectionMethod,
     Consent,
+    ConsentRequest,
     ConsentWording,
     Disclosure,
+    ManagerNotice,
     Scope,
+    SecurityIncident,
+    ThirdPartyEnquiry,
 )
 from shared.models.lists import ListItem, ListKind
 from shared.models.staffsec import (
@@ -58,7 +63,12 @@ __all__ = [
     "RenderJob",
     "RenderState",
     "Appointment",
+    "BreachAddendum",
     "BreachConsultation",
+    "ConsentRequest",
+    "ManagerNotice",
+    "SecurityIncident",
+    "ThirdPartyEnquiry",
     "BreachGround",
     "BreachRecord",
     "Case",

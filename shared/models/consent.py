@@ -7,9 +7,11 @@ record (check constraint `one_basis`). `shared/consent.py` is the only code that
 from __future__ import annotations
 
 import enum
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.crypto import encrypted
@@ -166,3 +168,151 @@ class Disclosure(Base):
     consent: Mapped[Consent | None] = relationship()
     breach_record: Mapped[BreachRecord | None] = relationship()
     disclosed_by: Mapped[Staff] = relationship()
+
+
+class ConsentRequest(Base):
+    """An officer asks a student for a specific consent; the student approves (a consent) or declines."""
+
+    __tablename__ = "consent_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_role: Mapped[str | None] = mapped_column(String(200))
+    recipient_organisation: Mapped[str] = mapped_column(String(200))
+    recipient_contact: Mapped[str | None] = mapped_column(String(254))
+    _purpose_enc: Mapped[str] = mapped_column("purpose_enc", Text)
+    _reason_enc: Mapped[str] = mapped_column("reason_enc", Text)
+    scopes: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | declined
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+
+    purpose = encrypted("_purpose_enc")
+    reason = encrypted("_reason_enc")
+
+    requested_by: Mapped[Staff] = relationship()
+
+
+class ThirdPartyEnquiry(Base):
+    """Someone outside the service asked about a student: who asked, what, and what we were allowed to say."""
+
+    __tablename__ = "third_party_enquiries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    enquirer_name: Mapped[str] = mapped_column(String(200))
+    enquirer_role: Mapped[str | None] = mapped_column(String(200))
+    enquirer_organisation: Mapped[str] = mapped_column(String(200))
+    about_name: Mapped[str] = mapped_column(String(200))  # who they asked about, as they put it
+    about_email: Mapped[str | None] = mapped_column(String(254))
+    _asked_enc: Mapped[str] = mapped_column("asked_enc", Text)
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)  # matched, staff-only
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))  # the consent that allowed confirming
+    answer: Mapped[str] = mapped_column(String(20))  # confirm | ncnd
+    answered_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    asked = encrypted("_asked_enc")
+
+    answered_by: Mapped[Staff] = relationship()
+
+
+class BreachAddendum(Base):
+    """Added to a breach record later (the record itself never changes): e.g. that the student was told."""
+
+    __tablename__ = "breach_addenda"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    breach_record_id: Mapped[int] = mapped_column(ForeignKey("breach_records.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    _text_enc: Mapped[str] = mapped_column("text_enc", Text)
+    student_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    text = encrypted("_text_enc")
+    author: Mapped[Staff] = relationship()
+
+
+class ManagerNotice(Base):
+    """An in-app notice for the manager. Holds a kind and an id, never detail."""
+
+    __tablename__ = "manager_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))  # breach | security_incident
+    subject_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    read_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class SecurityIncident(Base):
+    """A personal data breach (UK GDPR Art. 33): lost laptop, wrong recipient. ICO within 72 hours."""
+
+    __tablename__ = "security_incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(30))
+    _description_enc: Mapped[str] = mapped_column("description_enc", Text)
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reported_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    notify_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    ico_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    _resolution_enc: Mapped[str | None] = mapped_column("resolution_enc", Text)
+
+    description = encrypted("_description_enc")
+    resolution = encrypted("_resolution_enc")
+    reported_by: Mapped[Staff] = relationship()
+
+
+class ImmutableRecord(Exception):
+    """A breach record, its consultations and addenda, and the disclosure ledger are never changed or deleted."""
+
+
+_lifecycle = ContextVar("consent_ledger_lifecycle", default=False)
+
+
+@contextmanager
+def retention_override():
+    """The one sanctioned exception: retention anonymising records past their retention period."""
+    token = _lifecycle.set(True)
+    try:
+        yield
+    finally:
+        _lifecycle.reset(token)
+
+
+def _refuse_change(mapper, connection, target):
+    if _lifecycle.get():
+        return
+    raise ImmutableRecord(f"{target.__tablename__} rows cannot be edited or deleted; add an addendum instead")
+
+
+for _model in (BreachRecord, BreachConsultation, BreachAddendum, Disclosure):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)
+
+WITHDRAWAL_FIELDS = {"withdrawn_at", "withdrawn_by"}
+
+
+def _consent_changed(mapper, connection, target):
+    """A consent is never deleted, and once given only its withdrawal may be added."""
+    if _lifecycle.get():
+        return
+    changed = {attr.key for attr in inspect(target).attrs if attr.history.has_changes()}
+    if changed - WITHDRAWAL_FIELDS:
+        raise ImmutableRecord(f"a consent cannot be changed ({', '.join(sorted(changed - WITHDRAWAL_FIELDS))}); "
+                              "withdraw it and record a new one")
+
+
+event.listen(Consent, "before_update", _consent_changed)
+event.listen(Consent, "before_delete", _refuse_change)

@@ -1,0 +1,187 @@
+"""Sharing through the gate: a case's consents and disclosures, recording a disclosure, recording consent
+given in person or by email."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import Optional
+
+from backoffice import bp
+from shared import casework, consent, consent_requests
+from shared.casework_web import FriendlyDateField, MultiCheckboxField, show_errors
+from shared.consent_forms import ConsentDetailsForm
+from shared.errors import ConsentRequired, NotFound, ServiceError
+
+METHOD_LABELS = {"email": "Email", "phone": "Phone", "letter": "Letter", "in_person": "In person", "other": "Other"}
+
+
+class DisclosureForm(FlaskForm):
+    consent_id = RadioField("Share with", validate_choice=False,
+                            description="Only people a valid consent names for this case are offered.")
+    scope = RadioField("What was shared", choices=[(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent.SCOPE_ORDER],
+                       validate_choice=False)
+    document_ids = MultiCheckboxField("Which documents (if documents were shared)", coerce=int, validate_choice=False)
+    method = RadioField("How", choices=list(METHOD_LABELS.items()), validate_choice=False)
+    what = TextAreaField("What exactly was shared", description="Enough to show later what left the service.")
+    submit = SubmitField("Record the disclosure")
+
+
+class RecordConsentForm(ConsentDetailsForm):
+    method = RadioField("How did the student give consent?",
+                        choices=[("in_person", "In person"), ("email", "By email")], validate_choice=False)
+    given_on = FriendlyDateField("Date consent was given", validators=[Optional()], description="Leave blank for today.")
+    typed_name = StringField("The student's name, as they gave it")
+    evidence_note = TextAreaField("Evidence", description="For example: email of 3 March from the student's university "
+                                  "address, saved to the case; or: signed form seen in the meeting.")
+    evidence_document_id = SelectField("Or a document on the case that shows it (optional)", validate_choice=False)
+    submit = SubmitField("Record consent")
+
+
+@bp.context_processor
+def _consent_panel():
+    # backoffice/cases/_consent_panel.html (on the case page) calls this; the case view is already audited
+    return {"consent_offers": lambda case: consent.offers_for(case.student_id, case.id),
+            "consent_scope_labels": consent.STAFF_SCOPE_LABELS}
+
+
+def _sharing(reference: str, form: DisclosureForm | None = None, status: int = 200):
+    try:
+        page = consent.sharing_page(current_user, reference)
+    except NotFound:
+        abort(404)
+    form = form or DisclosureForm()
+    form.consent_id.choices = [(str(o.consent_id), f"{o.recipient} (until {consent.format_moment(o.until)})") for o in page.offers]
+    form.document_ids.choices = [(d.id, d.title) for d in consent.student_documents(page.case.student, page.case.id)]
+    return render_template("backoffice/consent/sharing.html", page=page, form=form, consent=consent,
+                           methods=METHOD_LABELS), status
+
+
+@bp.get("/cases/<reference>/sharing")
+def consent_sharing(reference):
+    return _sharing(reference)
+
+
+@bp.post("/cases/<reference>/sharing")
+def consent_disclose(reference):
+    form = DisclosureForm()
+    if not form.validate_on_submit():
+        return _sharing(reference, form, 400)
+    try:
+        consent.share_from_case(current_user, reference, consent_id=int(form.consent_id.data or 0) or None,
+                                scope=form.scope.data or "", what=form.what.data or "", method=form.method.data or "",
+                                document_ids=form.document_ids.data or [])
+    except NotFound:
+        abort(404)
+    except ConsentRequired as exc:
+        form.form_errors.append(f"Not recorded, and it must not be shared: {exc.message}")
+        return _sharing(reference, form, 409)
+    except consent.InvalidConsent as exc:
+        show_errors(form, exc)
+        return _sharing(reference, form, 400)
+    flash("The disclosure has been recorded.", "success")
+    return redirect(url_for("backoffice.consent_sharing", reference=reference))
+
+
+@bp.route("/cases/<reference>/consents/new", methods=["GET", "POST"])
+def consent_record(reference):
+    try:
+        case = casework.case_for_staff(current_user, reference)
+    except NotFound:
+        abort(404)
+    student = case.student
+    form = RecordConsentForm()
+    form.setup(student, casework.cases_for_student(student), default_expiry=consent.default_expiry())
+    form.evidence_document_id.choices = [("", "None")] + [(str(d.id), d.title) for d in consent.student_documents(student)]
+    if form.validate_on_submit():
+        doc = form.evidence_document_id.data
+        try:
+            consent.record_given(current_user, student, form.details(), method=form.method.data or "",
+                                 typed_name=form.typed_name.data, evidence_note=form.evidence_note.data,
+                                 evidence_document_id=int(doc) if doc and doc.isdigit() else None,
+                                 given_on=form.given_on.data)
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        except ServiceError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash("The consent has been recorded.", "success")
+            return redirect(url_for("backoffice.consent_sharing", reference=reference))
+    return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent)
+
+
+class EnquiryForm(FlaskForm):
+    enquirer_name = StringField("Who asked")
+    enquirer_role = StringField("Their role (optional)")
+    enquirer_organisation = StringField("Their organisation")
+    about_name = StringField("The name they asked about")
+    about_email = StringField("The email address they gave for that person (optional)",
+                              description="A university email address lets the system check for a consent.")
+    asked = TextAreaField("What they asked")
+    submit = SubmitField("Log the enquiry and show what I may say")
+
+
+@bp.route("/enquiries", methods=["GET", "POST"])
+def enquiries():
+    form = EnquiryForm()
+    if form.validate_on_submit():
+        try:
+            answer = consent.answer_enquiry(
+                current_user, enquirer_name=form.enquirer_name.data, enquirer_role=form.enquirer_role.data,
+                enquirer_organisation=form.enquirer_organisation.data, about_name=form.about_name.data,
+                about_email=form.about_email.data, asked=form.asked.data)
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        else:
+            return redirect(url_for("backoffice.enquiry_show", enquiry_id=answer.enquiry.id))
+    return render_template("backoffice/consent/enquiries.html", form=form, rows=consent.enquiries(current_user))
+
+
+@bp.get("/enquiries/<int:enquiry_id>")
+def enquiry_show(enquiry_id):
+    try:
+        answer = consent.enquiry(current_user, enquiry_id)
+    except NotFound:
+        abort(404)
+    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent)
+
+
+class ConsentRequestForm(ConsentDetailsForm):
+    reason = TextAreaField("Why you are asking", description="The student reads this. Keep it short and plain.")
+    submit = SubmitField("Send the request to the student")
+
+
+@bp.route("/cases/<reference>/consent-request", methods=["GET", "POST"])
+def consent_request_new(reference):
+    try:
+        case = casework.case_for_staff(current_user, reference)
+    except NotFound:
+        abort(404)
+    form = ConsentRequestForm()
+    form.setup(case.student, casework.cases_for_student(case.student))
+    form.scopes.choices = [(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent_requests.REQUESTABLE]
+    form.case_id.choices = [("all", "All the student's cases"), (str(case.id), f"Only case {case.reference}")]
+    if form.validate_on_submit():
+        try:
+            consent_requests.ask(current_user, reference, form.details(), form.reason.data)
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        else:
+            flash("The request has been sent. The student gets an email saying only that there is a request to look at.",
+                  "success")
+            return redirect(url_for("backoffice.consent_sharing", reference=reference))
+    return render_template("backoffice/consent/request.html", form=form, case=case)
+
+
+@bp.post("/cases/<reference>/consents/<int:consent_id>/withdraw")
+def consent_withdraw_for_student(reference, consent_id):
+    """The student withdrew by telling an officer: recorded at once, as a withdrawal by staff."""
+    try:
+        case = casework.case_for_staff(current_user, reference)
+        consent.withdraw(current_user, case.student, consent_id)
+    except NotFound:
+        abort(404)
+    flash("The withdrawal has been recorded. Nothing more will be shared on that consent.", "success")
+    return redirect(url_for("backoffice.consent_sharing", reference=reference))

@@ -1,0 +1,178 @@
+"""Who we may talk to: give consent (after an informed review), withdraw it in one step, see every use."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal import bp
+from shared import casework, consent, consent_receipts, consent_requests
+from shared.casework_web import show_errors
+from shared.consent_forms import ConfirmConsentForm, ConsentDetailsForm
+from shared.errors import NotFound, ServiceError, ValidationFailed
+from shared.forms import ConfirmForm
+
+REVIEW_FIELDS = {"shown_sha256", "confirm", "typed_name"}
+
+
+def _not_found():
+    return render_template("errors/error.html", status=404, title="Page not found",
+                           body="We could not find that consent."), 404
+
+
+def _details_form(form_class=ConsentDetailsForm):
+    form = form_class()
+    return form.setup(current_user, casework.cases_for_student(current_user), default_expiry=consent.default_expiry())
+
+
+def _review(form: ConfirmConsentForm, details: consent.ConsentDetails, request=None):
+    text = consent.statement(current_user, details)
+    form.shown_sha256.data = consent.sha256(text)
+    return render_template("portal/consent/review.html", form=form, details=details, text=text, consent=consent,
+                           documents={d.id: d.title for d in consent.student_documents(current_user)}, request_=request)
+
+
+@bp.get("/consents")
+def consent_index():
+    return render_template("portal/consent/index.html", consents=consent.my_consents(current_user), consent=consent,
+                           requests=consent_requests.pending_for(current_user))
+
+
+@bp.route("/consents/new", methods=["GET", "POST"])
+def consent_new():
+    form = _details_form()
+    if form.validate_on_submit():
+        try:
+            details = consent.clean_details(current_user, form.details())
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        else:
+            review = _details_form(ConfirmConsentForm)
+            return _review(review, details)
+    return render_template("portal/consent/new.html", form=form, consent=consent)
+
+
+@bp.post("/consents/confirm")
+def consent_confirm():
+    form = _details_form(ConfirmConsentForm)
+    if not form.validate_on_submit():
+        return render_template("portal/consent/new.html", form=form, consent=consent)
+    try:
+        details = consent.clean_details(current_user, form.details())
+    except consent.InvalidConsent as exc:
+        show_errors(form, exc)
+        return render_template("portal/consent/new.html", form=form, consent=consent)
+    try:
+        given = consent.grant(current_user, details, confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
+                              shown_sha256=form.shown_sha256.data)
+    except consent.InvalidConsent as exc:
+        show_errors(form, exc)
+        return _review(form, details)
+    except ValidationFailed as exc:
+        form.form_errors.append(exc.message)
+        return _review(form, details)
+    flash(f"Consent given. We may now share this with {given.recipient_name} until "
+          f"{consent.format_moment(given.expires_at)}. You can withdraw it here at any time.", "success")
+    return redirect(url_for("portal.consent_show", consent_id=given.id))
+
+
+@bp.get("/consents/<int:consent_id>")
+def consent_show(consent_id):
+    try:
+        given = consent.view_consent(current_user, current_user, consent_id)
+    except NotFound:
+        return _not_found()
+    return render_template("portal/consent/show.html", c=given, consent=consent, form=ConfirmForm())
+
+
+@bp.post("/consents/<int:consent_id>/withdraw")
+def consent_withdraw(consent_id):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash("That did not work. Please try again.", "error")
+        return redirect(url_for("portal.consent_show", consent_id=consent_id))
+    try:
+        given = consent.withdraw(current_user, current_user, consent_id)
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Consent withdrawn. We will not share anything more with {given.recipient_name} on it.", "success")
+    return redirect(url_for("portal.consent_show", consent_id=consent_id))
+
+
+@bp.get("/consents/history")
+def consent_history():
+    return render_template("portal/consent/history.html", rows=consent.disclosure_history(current_user), consent=consent)
+
+
+def _download(filename: str, data: bytes, mimetype: str) -> Response:
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                                      "Cache-Control": "no-store"})
+
+
+@bp.get("/consents/<int:consent_id>/receipt.json")
+def consent_receipt_json(consent_id):
+    try:
+        filename, data = consent_receipts.receipt_json(current_user, current_user, consent_id)
+    except NotFound:
+        return _not_found()
+    return _download(filename, data, "application/json")
+
+
+@bp.get("/consents/<int:consent_id>/receipt.pdf")
+def consent_receipt_pdf(consent_id):
+    try:
+        filename, data = consent_receipts.receipt_pdf(current_user, current_user, consent_id)
+    except NotFound:
+        return _not_found()
+    return _download(filename, data, "application/pdf")
+
+
+@bp.get("/consents/requests/<int:request_id>")
+def consent_request(request_id):
+    try:
+        req = consent_requests.view(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    if req.status != "pending":
+        flash("You have already answered this request.", "info")
+        return redirect(url_for("portal.consent_index"))
+    return _review(_details_form(ConfirmConsentForm), consent_requests.details_of(req), req)
+
+
+@bp.post("/consents/requests/<int:request_id>/approve")
+def consent_request_approve(request_id):
+    form = _details_form(ConfirmConsentForm)
+    form.validate_on_submit()
+    try:
+        req = consent_requests.for_student(current_user, request_id)
+        given = consent_requests.approve(current_user, request_id, expires_on=form.expires_on.data,
+                                         confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
+                                         shown_sha256=form.shown_sha256.data)
+    except NotFound:
+        return _not_found()
+    except consent.InvalidConsent as exc:
+        show_errors(form, exc)
+        return _review(form, consent_requests.details_of(req, form.expires_on.data), req)
+    except ValidationFailed as exc:
+        form.form_errors.append(exc.message)
+        return _review(form, consent_requests.details_of(req, form.expires_on.data), req)
+    flash(f"Consent given. We may now share this with {given.recipient_name}. You can withdraw it at any time.", "success")
+    return redirect(url_for("portal.consent_show", consent_id=given.id))
+
+
+@bp.post("/consents/requests/<int:request_id>/decline")
+def consent_request_decline(request_id):
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("portal.consent_request", request_id=request_id))
+    try:
+        consent_requests.decline(current_user, request_id)
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("You declined the request. We will not share anything on it.", "success")
+    return redirect(url_for("portal.consent_index"))

@@ -1,0 +1,212 @@
+"""The student's side: consent is explicit and informed, withdrawal is one step, every use is visible."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from shared import consent as gate
+from shared.deadlines import add_months, service_today
+from shared.errors import ConsentRequired
+from shared.models import AuditEvent, Consent
+from tests.factories_casework import make_case
+from tests.factories_consent import GP, TUTOR, give_consent
+
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)"')
+
+
+def details(**overrides) -> dict:
+    return {"recipient_name": TUTOR.name, "recipient_role": "Senior Tutor", "recipient_organisation": TUTOR.organisation,
+            "recipient_contact": "tutor@fictional.example.ac.uk", "purpose": "So they can support my extension request.",
+            "scopes": ["summary"], "case_id": "all", "expires_on": add_months(service_today(), 6).isoformat(), **overrides}
+
+
+def hidden_fields(page: str) -> list[tuple[str, str]]:
+    return [(name, html.unescape(value)) for name, value in HIDDEN.findall(page) if name != "csrf_token"]
+
+
+def review(browser, **overrides):
+    resp = browser.submit("/consents/new", details(**overrides))
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True)
+
+
+def confirm(browser, page: str, *, tick=True, name="Alex Fictional", url="/consents/confirm", page_url="/consents/new",
+            **replace):
+    fields = [(k, replace.pop(k) if k in replace else v) for k, v in hidden_fields(page)]
+    data = {}
+    for k, v in fields:
+        data.setdefault(k, []).append(v)
+    if tick:
+        data["confirm"] = "y"
+    data["typed_name"] = name
+    return browser.submit(url, data, page=page_url)
+
+
+def test_nothing_is_pre_ticked(student_browser):
+    page = student_browser.get("/consents/new").get_data(as_text=True)
+    boxes = re.findall(r'<input[^>]*type="checkbox"[^>]*>', page)
+    assert boxes and not any("checked" in b for b in boxes)
+
+
+def test_review_shows_in_plain_words_what_with_whom_why_until_when_and_how_to_withdraw(student_browser):
+    page = review(student_browser)
+    text = html.unescape(page)
+    assert "Check what you are agreeing to" in text
+    for expected in ("A summary of your case", TUTOR.name, TUTOR.organisation, "support my extension request",
+                     gate.format_day(add_months(service_today(), 6)), "How to withdraw"):
+        assert expected in text
+    assert 'name="confirm"' in page and "checked" not in re.search(r'<input[^>]*name="confirm"[^>]*>', page).group(0)
+
+
+def test_consent_keeps_the_exact_words_shown_their_hash_wording_version_and_method(db, student, student_browser):
+    page = review(student_browser)
+    resp = confirm(student_browser, page)
+    assert resp.status_code == 302
+    c = db.session.scalars(select(Consent)).one()
+    shown = html.unescape(re.search(r'<blockquote class="pre-wrap" id="consent-statement">(.*?)</blockquote>', page, re.S).group(1))
+    assert c.shown_text == shown
+    assert c.wording_sha256 == gate.sha256(shown) and c.wording_version == "1"
+    assert c.collection_method == "portal" and c.typed_name == "Alex Fictional" and c.recorded_by_id is None
+    assert c.scopes == ["summary"] and c.case_id is None and c.student_id == student.id
+
+
+def test_unticked_confirmation_gives_no_consent(db, student_browser):
+    resp = confirm(student_browser, review(student_browser), tick=False)
+    assert resp.status_code == 200
+    assert "Tick the box to confirm" in resp.get_data(as_text=True)
+    assert db.session.scalars(select(Consent)).all() == []
+
+
+def test_typed_name_is_required(db, student_browser):
+    resp = confirm(student_browser, review(student_browser), name="  ")
+    assert "Type your name to confirm" in resp.get_data(as_text=True)
+    assert db.session.scalars(select(Consent)).all() == []
+
+
+def test_details_changed_after_the_review_are_not_accepted(db, student_browser):
+    resp = confirm(student_browser, review(student_browser), recipient_name="Someone Else")
+    assert resp.status_code == 200
+    assert "changed after you reviewed them" in resp.get_data(as_text=True)
+    assert db.session.scalars(select(Consent)).all() == []
+
+
+def test_expiry_is_limited_to_the_maximum(db, student_browser, app):
+    too_late = add_months(service_today(), app.config["CONSENT_MAX_MONTHS"]) + timedelta(days=1)
+    resp = student_browser.submit("/consents/new", details(expires_on=too_late.isoformat()))
+    assert "at most" in resp.get_data(as_text=True)
+    assert "Check what you are agreeing to" not in resp.get_data(as_text=True)
+
+
+def test_missing_answers_are_explained_and_kept(student_browser):
+    resp = student_browser.submit("/consents/new", details(recipient_name="", scopes=[]))
+    page = resp.get_data(as_text=True)
+    assert "Enter the name of the person" in page and "Choose at least one thing" in page
+    assert "So they can support my extension request." in page
+
+
+def test_consent_can_cover_one_case_only(db, student, student_browser):
+    case = make_case(student)
+    confirm(student_browser, review(student_browser, case_id=str(case.id)))
+    c = db.session.scalars(select(Consent)).one()
+    assert c.case_id == case.id and case.reference in c.shown_text
+
+
+def test_whole_journey_grant_see_it_used_withdraw_see_sharing_refused(db, student, officer, student_browser):
+    confirm(student_browser, review(student_browser))
+    c = db.session.scalars(select(Consent)).one()
+    gate.record_disclosure(officer, student, "summary", TUTOR, what="Confirmed the extension request is genuine.",
+                           method="email")
+    history = html.unescape(student_browser.get("/consents/history").get_data(as_text=True))
+    assert "Confirmed the extension request is genuine." in history and c.receipt_id in history
+
+    resp = student_browser.submit(f"/consents/{c.id}/withdraw", page=f"/consents/{c.id}")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Consent, c.id).withdrawn_at is not None
+    assert "withdrawn" in student_browser.get(f"/consents/{c.id}").get_data(as_text=True)
+    try:
+        gate.record_disclosure(officer, student, "summary", TUTOR, what="More detail", method="email")
+    except ConsentRequired as exc:
+        assert "withdrawn" in exc.message
+    else:
+        raise AssertionError("a withdrawn consent let something out")
+    assert db.session.get(Consent, c.id) is not None  # history is never deleted
+
+
+def test_another_students_consent_is_not_found(db, other_student, student_browser):
+    theirs = give_consent(other_student, GP)
+    assert student_browser.get(f"/consents/{theirs.id}").status_code == 404
+    assert student_browser.submit(f"/consents/{theirs.id}/withdraw", page="/consents").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Consent, theirs.id).withdrawn_at is None
+
+
+def test_viewing_consents_and_history_is_audited(db, student, student_browser):
+    student_browser.get("/consents")
+    student_browser.get("/consents/history")
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.student_id == student.id)))
+    assert {"consents.viewed", "disclosures.viewed"} <= actions
+
+
+def test_nav_links_to_who_we_may_talk_to(student_browser):
+    assert "Who we may talk to" in student_browser.get("/consents").get_data(as_text=True)
+
+
+def test_a_confirmation_without_the_reviewed_words_is_refused(db, student_browser):
+    page = review(student_browser)
+    resp = confirm(student_browser, page, shown_sha256="")
+    assert "changed after you reviewed them" in resp.get_data(as_text=True)
+    assert db.session.scalars(select(Consent)).all() == []
+
+
+KANTARA = {"version", "jurisdiction", "consentTimestamp", "collectionMethod", "consentReceiptID", "piiPrincipalId",
+           "piiControllers", "policyUrl", "services", "sensitive", "spiCat"}
+PURPOSE = {"purpose", "consentType", "piiCategory", "termination", "thirdPartyDisclosure", "thirdPartyName"}
+
+
+def test_receipt_json_has_the_kantara_fields_and_the_withdrawal(db, student, student_browser):
+    import json
+
+    confirm(student_browser, review(student_browser))
+    c = db.session.scalars(select(Consent)).one()
+    data = json.loads(student_browser.get(f"/consents/{c.id}/receipt.json").get_data())
+    assert KANTARA <= set(data) and data["consentReceiptID"] == c.receipt_id and data["piiPrincipalId"] == student.email
+    purpose = data["services"][0]["purposes"][0]
+    assert PURPOSE <= set(purpose) and purpose["thirdPartyName"] == f"{TUTOR.name}, {TUTOR.organisation}"
+    assert purpose["consentType"] == "EXPLICIT" and data["consentStatus"] == "active" and data["withdrawalTimestamp"] is None
+    student_browser.submit(f"/consents/{c.id}/withdraw", page=f"/consents/{c.id}")
+    data = json.loads(student_browser.get(f"/consents/{c.id}/receipt.json").get_data())
+    assert data["consentStatus"] == "withdrawn" and data["withdrawalTimestamp"] >= data["consentTimestamp"]
+
+
+def test_receipt_pdf_carries_the_words_agreed_to(db, student, student_browser):
+    from tests.test_access_records import pdf_text
+
+    confirm(student_browser, review(student_browser))
+    c = db.session.scalars(select(Consent)).one()
+    resp = student_browser.get(f"/consents/{c.id}/receipt.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    text = " ".join(pdf_text(resp.get_data()).split())
+    assert c.receipt_id in text and TUTOR.organisation in text and "Consent receipt" in text
+
+
+def test_another_students_receipt_is_not_found(db, other_student, student_browser):
+    theirs = give_consent(other_student)
+    assert student_browser.get(f"/consents/{theirs.id}/receipt.json").status_code == 404
+    assert student_browser.get(f"/consents/{theirs.id}/receipt.pdf").status_code == 404
+
+
+def test_the_statement_names_the_chosen_documents_exactly(db, student, student_browser):
+    from tests.factories_access import make_document
+
+    case = make_case(student)
+    doc = make_document(case, "Letter to your tutor", b"%PDF-1.4 letter", "application/pdf")
+    page = html.unescape(review(student_browser, scopes=["documents"], document_ids=[str(doc.id)]))
+    assert "these documents: Letter to your tutor" in page
+    confirm(student_browser, review(student_browser, scopes=["documents"], document_ids=[str(doc.id)]))
+    c = db.session.scalars(select(Consent)).one()
+    assert c.document_ids == [doc.id] and "Letter to your tutor" in c.shown_text
