@@ -14,6 +14,8 @@ from sqlalchemy import text
 from shared.crypto import generate_key
 from tests import factories
 
+pytest_plugins = ["tests.plugin"]
+
 TEST_KEYS = {
     "SECRET_KEY": "test-secret-key-" + "x" * 40,
     "AUDIT_HMAC_KEY": "test-audit-key-" + "y" * 40,
