@@ -79,7 +79,9 @@ def _empty_database(db) -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in {"alembic_version"}]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
@@ -179,7 +181,9 @@ def officer(ctx):
 
 @pytest.fixture
 def manager(ctx):
-    return factories.make_staff(role="manager", email="manager@example.ac.uk", job_title="Advice Service Manager")
+    return factories.make_staff(
+        role="manager", email="manager@example.ac.uk", job_title="Advice Service Manager"
+    )
 
 
 @pytest.fixture

@@ -47,5 +47,7 @@ def pytest_terminal_summary(terminalreporter):
     tr.section("hostile users and real browsers")
     for key, label in LABELS:
         tr.write_line(f"{label:<45} {COUNTS.get(key, 0)}")
+    if COUNTS.get("artifacts"):
+        tr.write_line("screenshots and page HTML of failed browser tests: test-artifacts/", red=True)
     if "browser" in SKIPPED:
         tr.write_line(f"browser tests skipped: {SKIPPED['browser']}", yellow=True, bold=True)

@@ -115,8 +115,12 @@ def url_map_app():
         from wsgi import create_app
 
         _APP = create_app(
-            {**TEST_KEYS, "TESTING": True, "INSTANCE_PATH": tempfile.mkdtemp(prefix="urlmap-"),
-             "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+            {
+                **TEST_KEYS,
+                "TESTING": True,
+                "INSTANCE_PATH": tempfile.mkdtemp(prefix="urlmap-"),
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            }
         )
     return _APP
 

@@ -27,10 +27,16 @@ def test_every_endpoint_is_in_the_table():
 
 
 def test_public_views_are_exactly_the_public_allowlist(app):
-    decorated = {e for e, view in app.view_functions.items() if getattr(view, PUBLIC_ATTR, False)} | {"static"}
+    decorated = {e for e, view in app.view_functions.items() if getattr(view, PUBLIC_ATTR, False)} | {
+        "static"
+    }
     listed = {e for e, rule in RULES.items() if rule is PUBLIC}
-    assert decorated - listed == set(), f"@public views not marked PUBLIC in the table: {sorted(decorated - listed)}"
-    assert listed - decorated == set(), f"marked PUBLIC in the table but not @public: {sorted(listed - decorated)}"
+    assert decorated - listed == set(), (
+        f"@public views not marked PUBLIC in the table: {sorted(decorated - listed)}"
+    )
+    assert listed - decorated == set(), (
+        f"marked PUBLIC in the table but not @public: {sorted(listed - decorated)}"
+    )
 
 
 def _placeholder_args(app, endpoint: str) -> dict:
@@ -62,7 +68,9 @@ def test_every_endpoint_is_public_or_refuses_anonymous_users(app, ctx):
             data = {"csrf_token": csrf_token(app, client)} if method != "GET" else None
             resp = client.open(url, method=method, data=data)
             if not (is_sign_in_redirect(resp) or resp.status_code in (401, 404)):
-                problems.append(f"{method} {url} ({endpoint}) answered an anonymous visitor {resp.status_code}")
+                problems.append(
+                    f"{method} {url} ({endpoint}) answered an anonymous visitor {resp.status_code}"
+                )
     assert not problems, "\n".join(problems)
 
 
