@@ -3,7 +3,6 @@ and release (which queues the rendering job)."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -11,12 +10,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from backoffice import bp
 from shared import access
 from shared.errors import NotFound, ServiceError
+from shared.forms import Form
 from shared.models import PauseReason, RedactionTarget
 
 REASON_LENGTH = Length(max=access.REASON_MAX, message=f"Keep the reason under {access.REASON_MAX} characters.")
 
 
-class PauseForm(FlaskForm):
+class PauseForm(Form):
     reason = RadioField("What are you waiting for?", choices=[
         SelectChoice(PauseReason.CLARIFICATION.value, "Clarification of what the student is asking for"),
         SelectChoice(PauseReason.IDENTITY.value, "Proof of the student's identity"),
@@ -26,13 +26,13 @@ class PauseForm(FlaskForm):
     submit = SubmitField("Pause the clock")
 
 
-class ResumeForm(FlaskForm):
+class ResumeForm(Form):
     ended_on = DateField("Clock restarts on (optional)", validators=[Optional()],
                          description="The day the student's reply arrived. Leave empty for today.")
     submit = SubmitField("Restart the clock")
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     months = RadioField("Extend by", choices=[SelectChoice("1", "One month"), SelectChoice("2", "Two months")],
                         validators=[InputRequired(message="Choose how long to extend by.")])
     reason = TextAreaField("Why is this request complex?", validators=[
@@ -41,14 +41,14 @@ class ExtendForm(FlaskForm):
     submit = SubmitField("Extend and tell the student")
 
 
-class RefuseForm(FlaskForm):
+class RefuseForm(Form):
     reason = TextAreaField("Why is this request manifestly unfounded or excessive?", validators=[
         DataRequired(message="Give the reason for refusing."), REASON_LENGTH],
         description="The student sees this reason.")
     submit = SubmitField("Refuse the request")
 
 
-class RedactForm(FlaskForm):
+class RedactForm(Form):
     extent = RadioField("What to withhold", choices=[SelectChoice("whole", "The whole item"), SelectChoice("passage", "A passage within it")],
                         validators=[InputRequired(message="Choose the whole item or a passage.")], default="passage")
     passage = TextAreaField("The passage to withhold", validators=[Length(max=access.REASON_MAX)],

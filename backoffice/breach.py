@@ -6,7 +6,6 @@ from datetime import date, time
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
@@ -18,12 +17,13 @@ from shared.casework_web import FriendlyDateField, show_errors
 from shared.deadlines import service_today
 from shared.errors import NotFound
 from shared.extensions import db
+from shared.forms import Form
 from shared.models import Staff, utcnow
 
 METHODS = [("email", "Email"), ("phone", "Phone"), ("letter", "Letter"), ("in_person", "In person"), ("other", "Other")]
 
 
-class BreachForm(FlaskForm):
+class BreachForm(Form):
     ground = RadioField("Ground", choices=list(breach.GROUND_LABELS.items()), validate_choice=False,
                         description="There are no other grounds. If neither applies, confidentiality must not be breached.")
     situation = TextAreaField("Outline of the situation and the reason for breaching confidentiality")
@@ -46,20 +46,20 @@ class BreachForm(FlaskForm):
     submit = SubmitField("Record the breach and the disclosure")
 
 
-class AddendumForm(FlaskForm):
+class AddendumForm(Form):
     text = TextAreaField("Add to this record")
     student_told_on = FriendlyDateField("The student was told on (safety ground only, optional)", validators=[Optional()])
     submit = SubmitField("Add to the record")
 
 
-class IncidentForm(FlaskForm):
+class IncidentForm(Form):
     kind = RadioField("What happened", choices=list(breach.INCIDENT_KINDS.items()), validate_choice=False)
     description = TextAreaField("Describe it", description="What data, whose (how many people), and what has been done.")
     discovered_on = FriendlyDateField("When it was discovered", validators=[Optional()], description="Leave blank for now.")
     submit = SubmitField("Report the incident")
 
 
-class ResolveForm(FlaskForm):
+class ResolveForm(Form):
     resolution = TextAreaField("What was done")
     ico_notified = BooleanField("The ICO has been notified")
     submit = SubmitField("Mark resolved")

@@ -28,12 +28,13 @@ from shared import casework, documents
 from shared.casework import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
 from shared.casework_web import limit_text, or_404, send_download, show_errors, uploads_from
 from shared.errors import NotFound, ServiceError
+from shared.forms import Form
 from shared.models import utcnow
 
 bp.add_app_template_filter(casework.to_local, "local")
 
 
-class CaseActionForm(FlaskForm):
+class CaseActionForm(Form):
     """The case page holds several forms: each has a prefix (unique field ids) and relies on the app-wide
     CSRF check (CSRFProtect validates every POST before the view runs)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
@@ -14,11 +13,12 @@ from shared import casework, consent, consent_requests
 from shared.casework_web import FriendlyDateField, MultiCheckboxField, show_errors
 from shared.consent_forms import ConsentDetailsForm
 from shared.errors import ConsentRequired, NotFound, ServiceError
+from shared.forms import Form
 
 METHOD_LABELS = {"email": "Email", "phone": "Phone", "letter": "Letter", "in_person": "In person", "other": "Other"}
 
 
-class DisclosureForm(FlaskForm):
+class DisclosureForm(Form):
     consent_id = RadioField("Share with", validate_choice=False,
                             description="Only people a valid consent names for this case are offered.")
     scope = RadioField("What was shared", choices=[(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent.SCOPE_ORDER],
@@ -112,7 +112,7 @@ def consent_record(reference):
     return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent)
 
 
-class EnquiryForm(FlaskForm):
+class EnquiryForm(Form):
     enquirer_name = StringField("Who asked")
     enquirer_role = StringField("Their role (optional)")
     enquirer_organisation = StringField("Their organisation")

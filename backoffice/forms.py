@@ -1,6 +1,5 @@
 """Back-office forms for staff security and administration."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -15,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from shared.forms import Form
 from shared.models import JOB_TITLES, StaffRole
 
 PASSWORD_AGAIN = PasswordField(
@@ -22,7 +22,7 @@ PASSWORD_AGAIN = PasswordField(
 )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         "Code",
         validators=[DataRequired(message="Enter the code from your authenticator app."), Length(max=40)],
@@ -31,7 +31,7 @@ class CodeForm(FlaskForm):
     submit = SubmitField("Continue")
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(Form):
     code = StringField(
         "Code from the app",
         validators=[DataRequired(message="Enter the 6-digit code your app shows."), Length(max=12)],
@@ -40,7 +40,7 @@ class EnrolForm(FlaskForm):
     submit = SubmitField("Confirm and continue")
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(Form):
     version = HiddenField()
     agree = BooleanField(
         "I have read this policy and I will follow it",
@@ -49,14 +49,14 @@ class PolicyForm(FlaskForm):
     submit = SubmitField("Accept the policy")
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(Form):
     email = EmailField("New email address", validators=[DataRequired(message="Enter the new email address."),
                                                         Length(max=254)])
     password = PASSWORD_AGAIN
     submit = SubmitField("Change email address")
 
 
-class ReplaceAuthenticatorForm(FlaskForm):
+class ReplaceAuthenticatorForm(Form):
     password = PASSWORD_AGAIN
     code = StringField(
         "Code from the new app",
@@ -65,7 +65,7 @@ class ReplaceAuthenticatorForm(FlaskForm):
     submit = SubmitField("Use the new authenticator")
 
 
-class PasswordAgainForm(FlaskForm):
+class PasswordAgainForm(Form):
     password = PASSWORD_AGAIN
     submit = SubmitField("Make new recovery codes")
 
@@ -74,7 +74,7 @@ ROLE_CHOICES = [(r.value, r.value.capitalize()) for r in StaffRole]
 TITLE_CHOICES = [(t, t) for t in JOB_TITLES]
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=120)])
     job_title = SelectField("Job title", choices=TITLE_CHOICES)
     role = SelectField(
@@ -90,19 +90,19 @@ class NewStaffForm(StaffForm):
     submit = SubmitField("Create account")
 
 
-class ListItemForm(FlaskForm):
+class ListItemForm(Form):
     label = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=200)])
     group = SelectField("Group", choices=[("", "None"), ("academic", "Academic"), ("welfare", "Welfare")],
                         validators=[Optional()])
     submit = SubmitField("Add")
 
 
-class RenameForm(FlaskForm):
+class RenameForm(Form):
     label = StringField("New name", validators=[DataRequired(message="Enter a name."), Length(max=200)])
     submit = SubmitField("Rename")
 
 
-class ConsentWordingForm(FlaskForm):
+class ConsentWordingForm(Form):
     version = StringField(
         "Version name", validators=[DataRequired(message="Enter a version name, like 2026-2."), Length(max=20)],
         description="A short name that is not used yet. Earlier versions stay exactly as they were.",
@@ -114,7 +114,7 @@ class ConsentWordingForm(FlaskForm):
     submit = SubmitField("Publish this version")
 
 
-class RetentionForm(FlaskForm):
+class RetentionForm(Form):
     years = IntegerField(
         "Keep closed cases for (years)",
         validators=[DataRequired(message="Enter a number of years between 1 and 50."),
@@ -124,7 +124,7 @@ class RetentionForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET search form: it changes nothing
 
@@ -138,7 +138,7 @@ class AuditFilterForm(FlaskForm):
     submit = SubmitField("Filter")
 
 
-class ErasureDecisionForm(FlaskForm):
+class ErasureDecisionForm(Form):
     decision = SelectField(
         "Decision",
         choices=[("erase", "Erase what the rules allow now"), ("refuse", "Refuse the request")],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response, render_template, request
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SubmitField
 from wtforms.fields import MonthField
 from wtforms.validators import Optional, ValidationError
@@ -14,6 +13,7 @@ from shared import publication, statistics
 from shared.authz import MANAGERS, roles
 from shared.charts import bar_chart
 from shared.errors import ServiceError
+from shared.forms import Form
 
 
 class _Month(MonthField):
@@ -24,7 +24,7 @@ class _Month(MonthField):
             raise ValueError("Enter a month as year and month, for example 2026-03.") from exc
 
 
-class FilterForm(FlaskForm):
+class FilterForm(Form):
     class Meta:
         csrf = False  # a GET form that only filters what is shown
 

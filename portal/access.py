@@ -2,7 +2,6 @@
 
 from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -12,10 +11,11 @@ from portal import bp
 from shared import access
 from shared.errors import NotFound, ServiceError
 from shared.extensions import db
+from shared.forms import Form
 from shared.models import Case
 
 
-class AccessRequestForm(FlaskForm):
+class AccessRequestForm(Form):
     scope = RadioField(
         "What would you like a copy of?",
         validators=[InputRequired(message="Choose what you would like a copy of.")],

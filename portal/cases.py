@@ -6,7 +6,6 @@ from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     MultipleFileField,
@@ -30,11 +29,12 @@ from shared.casework_web import (
     uploads_from,
 )
 from shared.errors import NotFound
+from shared.forms import Form
 
 bp.add_app_template_filter(casework.to_local, "local")
 
 
-class IntakeForm(FlaskForm):
+class IntakeForm(Form):
     """Fields only: every rule lives in shared.casework.clean_intake, which the form's errors come from."""
 
     full_name = StringField("Full name")
@@ -71,7 +71,7 @@ class IntakeForm(FlaskForm):
         return {name: f.data for name, f in self._fields.items() if name in IntakeAnswers.__dataclass_fields__}
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     body = TextAreaField("Your message")
     documents = MultipleFileField("Attach documents (optional)")
 

@@ -3,16 +3,16 @@ Fields only: every rule lives in shared.consent.clean_details, whose messages la
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
 from shared import consent
 from shared.casework_web import FriendlyDateField, MultiCheckboxField
+from shared.forms import Form
 from shared.models import Student
 
 
-class ConsentDetailsForm(FlaskForm):
+class ConsentDetailsForm(Form):
     recipient_name = StringField("Name of the person", description="For example Dr Alex Smith.")
     recipient_role = StringField("Their role (optional)", description="For example Senior Tutor, or GP.")
     recipient_organisation = StringField("Their organisation", description="For example the college, department or surgery.")

@@ -1,19 +1,44 @@
 """Forms both sides use: signing in, password reset and change. Validation messages say how to fix it."""
 
+from flask import request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SubmitField, TextAreaField
+from flask_wtf.form import _Auto
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms import BooleanField, EmailField, FileField, PasswordField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class Form(FlaskForm):
+    """The base of every form. It reads the submitted form fields, and files only into file fields: a
+    file sent for a text field, or a JSON body, is ignored (and so fails validation) instead of
+    reaching a validator that cannot handle it."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _Auto:
+                return formdata
+            if not form.is_submitted():
+                return None
+            files = [
+                (name, value)
+                for name, value in request.files.items(multi=True)
+                if isinstance(form._fields.get(name), FileField)
+            ]
+            return CombinedMultiDict([MultiDict(files), request.form]) if files else request.form
+
 
 EMAIL_REQUIRED = DataRequired(message="Enter your email address.")
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = EmailField("Email address", validators=[EMAIL_REQUIRED, Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)]
+    )
     submit = SubmitField("Sign in")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     email = EmailField(
         "University email address",
         validators=[EMAIL_REQUIRED, Length(max=254)],
@@ -34,12 +59,12 @@ class RegisterForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(Form):
     email = EmailField("Email address", validators=[EMAIL_REQUIRED, Length(max=254)])
     submit = SubmitField("Send me a reset link")
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     password = PasswordField(
         "New password",
         validators=[DataRequired(message="Choose a new password."), Length(max=1024)],
@@ -56,17 +81,19 @@ class NewPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current = PasswordField("Current password", validators=[DataRequired(message="Enter your current password.")])
+    current = PasswordField(
+        "Current password", validators=[DataRequired(message="Enter your current password.")]
+    )
     submit = SubmitField("Change password")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A form with only a CSRF token and a button (sign out, and other one-click actions)."""
 
     submit = SubmitField("Confirm")
 
 
-class ErasureRequestForm(FlaskForm):
+class ErasureRequestForm(Form):
     details = TextAreaField(
         "Anything you want to tell us (optional)",
         validators=[Length(max=4000, message="Please keep this under 4000 characters.")],

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from shared.crypto import generate_key
 from tests import factories
 
+pytest_plugins = ["tests.plugin"]
+
 TEST_KEYS = {
     "SECRET_KEY": "test-secret-key-" + "x" * 40,
     "AUDIT_HMAC_KEY": "test-audit-key-" + "y" * 40,
@@ -90,7 +92,9 @@ def _empty_database(db) -> None:
     reference = current_app.extensions["test_reference_rows"]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
@@ -224,7 +228,9 @@ def officer(ctx):
 
 @pytest.fixture
 def manager(ctx):
-    return factories.make_staff(role="manager", email="manager@example.ac.uk", job_title="Advice Service Manager")
+    return factories.make_staff(
+        role="manager", email="manager@example.ac.uk", job_title="Advice Service Manager"
+    )
 
 
 @pytest.fixture

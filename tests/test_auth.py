@@ -20,8 +20,10 @@ def test_student_signs_in_and_sees_home(student_browser):
 
 
 def test_registration_confirm_and_sign_in(browser, ctx):
-    resp = browser.submit("/register", {"email": "new.person@example.ac.uk", "password": factories.PASSWORD,
-                                         "confirm": factories.PASSWORD})
+    resp = browser.submit(
+        "/register",
+        {"email": "new.person@example.ac.uk", "password": factories.PASSWORD, "confirm": factories.PASSWORD},
+    )
     assert resp.status_code == 200 and "Check your email" in resp.get_data(as_text=True)
     (message,) = sent_messages()
     assert message["To"] == "new.person@example.ac.uk"
@@ -36,15 +38,19 @@ def test_registration_confirm_and_sign_in(browser, ctx):
     [("short", "at least 12"), ("password1234", "too common"), ("aaaaaaaaaaaaaaaa", "too common")],
 )
 def test_weak_passwords_are_refused_with_a_reason(browser, password, message):
-    resp = browser.submit("/register", {"email": "weak@example.ac.uk", "password": password, "confirm": password})
+    resp = browser.submit(
+        "/register", {"email": "weak@example.ac.uk", "password": password, "confirm": password}
+    )
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and message in body
     assert 'value="weak@example.ac.uk"' in body  # nothing typed is lost
 
 
 def test_registration_needs_a_university_address(browser):
-    resp = browser.submit("/register", {"email": "someone@gmail.com", "password": factories.PASSWORD,
-                                         "confirm": factories.PASSWORD})
+    resp = browser.submit(
+        "/register",
+        {"email": "someone@gmail.com", "password": factories.PASSWORD, "confirm": factories.PASSWORD},
+    )
     assert "university email address" in resp.get_data(as_text=True)
 
 
@@ -55,8 +61,9 @@ def _normalise(html: str) -> str:
 def test_registration_answers_identically_for_known_and_unknown_email(browser, student):
     answers = []
     for email in (student.email, "nobody.here@example.ac.uk"):
-        resp = browser.submit("/register", {"email": email, "password": factories.PASSWORD,
-                                             "confirm": factories.PASSWORD})
+        resp = browser.submit(
+            "/register", {"email": email, "password": factories.PASSWORD, "confirm": factories.PASSWORD}
+        )
         answers.append((resp.status_code, _normalise(resp.get_data(as_text=True)).replace(email, "EMAIL")))
     assert answers[0] == answers[1]
     # Both addresses get an email; only the owner of the inbox learns the account exists.
@@ -136,7 +143,10 @@ def test_staff_and_students_use_separate_doors(app, student, officer):
     from tests.conftest import Browser
 
     b = Browser(app.test_client())
-    assert b.submit("/staff/sign-in", {"email": student.email, "password": factories.PASSWORD}).status_code == 200
+    assert (
+        b.submit("/staff/sign-in", {"email": student.email, "password": factories.PASSWORD}).status_code
+        == 200
+    )
     assert b.submit("/sign-in", {"email": officer.email, "password": factories.PASSWORD}).status_code == 200
 
 
@@ -154,7 +164,9 @@ def test_deactivated_staff_cannot_sign_in(app, ctx):
 
     staff = factories.make_staff(active=False, email="gone@example.ac.uk")
     b = Browser(app.test_client())
-    assert b.submit("/staff/sign-in", {"email": staff.email, "password": factories.PASSWORD}).status_code == 200
+    assert (
+        b.submit("/staff/sign-in", {"email": staff.email, "password": factories.PASSWORD}).status_code == 200
+    )
 
 
 def test_next_cannot_redirect_off_site(app, student):

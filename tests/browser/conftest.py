@@ -1,0 +1,109 @@
+"""Fixtures for real-browser journeys (helpers and the live server are in tests/browser/helpers.py).
+
+chromium (session)      Debian's Chromium through Playwright; skips, with the reason, when it is missing
+live_server (session)   gunicorn wsgi:app on 127.0.0.1, migrated and seeded; .logins, .link_in_latest_email()
+browser_context, page   a fresh browser profile per test; on failure a screenshot and the HTML go to
+                        test-artifacts/; on success every page the test loaded must have been axe-checked
+student_page, officer_page, manager_page, admin_page   a tab already signed in as that demo account
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.browser.helpers import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HERE,
+    LiveServer,
+    artifact_name,
+    new_page,
+    sign_in,
+    why_no_browser,
+)
+from tests.plugin import browser_skipped, tally
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    reason = why_no_browser()
+    if reason:
+        browser_skipped(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's failures in test-artifacts/
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(chromium, tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("live-instance"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser_context(chromium, live_server, request):
+    context = chromium.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    yield context
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for i, page in enumerate(context.pages):
+            stem = ARTIFACTS / f"{artifact_name(request.node.nodeid)}-{i}"
+            try:
+                page.screenshot(path=f"{stem}.png", full_page=True)
+                Path(f"{stem}.html").write_text(f"<!-- {page.url} -->\n" + page.content())
+            except Exception as exc:  # noqa: BLE001 (never hide the real failure)
+                Path(f"{stem}.txt").write_text(f"could not save the page: {exc!r}")
+        tally("artifacts")
+    elif getattr(request.node, "rep_call", None) is not None and request.node.rep_call.passed:
+        unscanned = [
+            url
+            for page in context.pages
+            for i, url in enumerate(page.visits.loads)
+            if i not in page.visits.scanned
+        ]
+        context.close()
+        assert not unscanned, f"pages visited but never checked with axe_check(page): {unscanned}"
+        return
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context, live_server):
+    return new_page(browser_context, live_server)
+
+
+def _signed_in_page_fixture(role: str):
+    @pytest.fixture(name=f"{role}_page")
+    def signed_in_page(browser_context, live_server):
+        page = new_page(browser_context, live_server)
+        sign_in(page, live_server, role)
+        return page
+
+    return signed_in_page
+
+
+student_page = _signed_in_page_fixture("student")
+officer_page = _signed_in_page_fixture("officer")
+manager_page = _signed_in_page_fixture("manager")
+admin_page = _signed_in_page_fixture("admin")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
