@@ -98,7 +98,23 @@ def prepare(app, cases: int, *, reuse: bool = True, log=print) -> dict:
             summary = seed_scale(cases, progress=lambda done, total: None)
             log(f"  seeded in {summary['seconds']} s")
     summary["last_page_50"] = max(1, -(-summary["cases"] // 50))
+    add_page_placeholders(app, summary)
     return summary
+
+
+def add_page_placeholders(app, summary: dict) -> None:
+    """Values the page table's paths use besides seed-scale's own: the case list's last page, references."""
+    from sqlalchemy import select
+
+    from shared.casework import PAGE_SIZE
+    from shared.extensions import db
+    from shared.models import Case
+
+    summary["last_page"] = max(1, -(-summary["cases"] // PAGE_SIZE))
+    with app.app_context():
+        for key in ("big_case", "sample_case"):
+            case_id = summary.get(f"{key}_id")
+            summary[f"{key}_reference"] = db.session.scalar(select(Case.reference).where(Case.id == case_id))
 
 
 # --- signing in ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from shared.scale import seed_scale
 def test_every_listed_page_answers_200_with_its_statements_counted(app, db):
     summary = seed_scale(20)
     summary["last_page_50"] = 1
+    harness.add_page_placeholders(app, summary)
     results = harness.measure_pages(app, summary, PAGES, repeats=2, warmup=1)
     assert [r["page"] for r in results] == [p.name for p in PAGES]
     for row in results:
