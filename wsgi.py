@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, has_request_context
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -67,7 +67,9 @@ def _sqlite_begin(conn):
     so two requests queue instead of one failing mid-transaction. Outside requests (commands, tests) a
     plain BEGIN, so a reader never holds the lock."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
+        from shared.transactions import begin_immediately
+
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if begin_immediately() else "BEGIN")
 
 
 def __getattr__(name: str):

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from shared import audit
 from shared.extensions import db
 from shared.models import RenderJob, RenderState, utcnow
+from shared.transactions import writer_thread
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "advice"
@@ -104,6 +105,7 @@ def recover_stale() -> int:
     return len(stale)
 
 
+@writer_thread()
 def drain() -> int:
     """Run every queued job, oldest first; returns how many ran."""
     recover_stale()
@@ -130,6 +132,7 @@ def _claim(job_id: int) -> bool:
     return claimed == 1
 
 
+@writer_thread()
 def run_render_job(job_id: int) -> bool:
     """Claim the job and render its copy. Returns False if someone else had it (or it was not queued)."""
     from shared.access import render_copy
