@@ -334,12 +334,12 @@ _last_step: dict[str, int] = {}
 
 def _unused_totp_code(secret: str, role: str) -> str:
     """The app accepts a code once (and one step either side of now): each sign-in as the same account
-    takes the next unused time step, waiting for the clock only when all three are spent."""
+    takes the next unused time step, waiting for the clock when none is left in the window."""
     import pyotp
 
     while True:
         now_step = int(time.time()) // 30
-        step = max(now_step - 1, _last_step.get(role, -10) + 1)
+        step = max(now_step, _last_step.get(role, -10) + 1)  # not now-1: the clock may move on first
         if step <= now_step + 1:
             _last_step[role] = step
             return pyotp.TOTP(secret).at(step * 30)
