@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from shared import documents
+from shared.consent import basis_for_student
 from shared.extensions import db
 from shared.models import (
     Appointment,
@@ -456,17 +457,11 @@ def _disclosures(student_id: int, case_id: int | None, red: _Redactor, names: di
     for d in rows:
         if red.hidden(RedactionTarget.DISCLOSURE.value, d.id):
             continue
-        if d.consent_id is not None:
-            consent = d.consent
-            basis = f"Your consent (receipt {consent.receipt_id}, given {format_moment(consent.granted_at)})"
-        else:
-            breach = d.breach_record
-            if breach.ground != BreachGround.SAFETY.value:  # belt and braces: only the safety ground is shown
-                continue
-            basis = (
-                "Without consent, because there appeared to be a serious and imminent risk to your safety or "
-                f"to others' safety (decided {format_moment(breach.decided_at)}): {breach.situation}"
-            )
+        if d.breach_record_id is not None and d.breach_record.ground != BreachGround.SAFETY.value:
+            continue  # belt and braces: of the two breach grounds, only the safety ground is ever shown
+        basis = basis_for_student(d)  # the same words as the portal's disclosure history
+        if d.breach_record_id is not None:
+            basis += f" (decided {format_moment(d.breach_record.decided_at)}): {d.breach_record.situation}"
         out.append(red.apply(Item(
             RedactionTarget.DISCLOSURE.value, d.id,
             f"To {d.recipient_name}, {d.recipient_organisation}", d.disclosed_at, d.what or "",
