@@ -12,6 +12,7 @@ from shared import access
 from shared.errors import NotFound, ServiceError
 from shared.forms import Form
 from shared.models import PauseReason, RedactionTarget
+from shared.web import render_error
 
 REASON_LENGTH = Length(max=access.REASON_MAX, message=f"Keep the reason under {access.REASON_MAX} characters.")
 
@@ -65,7 +66,20 @@ def _access_dashboard():
 
 
 def _not_found():
-    return render_template("errors/error.html", status=404, title="Page not found", body="We could not find that request."), 404
+    return render_error(404, "We could not find that request.")
+
+
+def _post_action(call, success: str, back: str):
+    """A one-button action: run the service, say how it went, go back. Another's request is a 404."""
+    try:
+        call()
+    except NotFound:
+        return _not_found()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(back)
 
 
 @bp.get("/access")
@@ -170,38 +184,26 @@ def access_redact(request_id, kind, item_id):
 
 @bp.post("/access/<int:request_id>/redactions/<int:redaction_id>/remove")
 def access_unredact(request_id, redaction_id):
-    try:
-        access.remove_redaction(current_user, request_id, redaction_id)
-    except NotFound:
-        return _not_found()
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("The redaction was removed.", "success")
-    return redirect(url_for("backoffice.access_review", request_id=request_id) + "#redaction-log")
+    return _post_action(
+        lambda: access.remove_redaction(current_user, request_id, redaction_id),
+        "The redaction was removed.",
+        url_for("backoffice.access_review", request_id=request_id) + "#redaction-log",
+    )
 
 
 @bp.post("/access/<int:request_id>/release")
 def access_release(request_id):
-    try:
-        access.release(current_user, request_id)
-    except NotFound:
-        return _not_found()
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("Released. The copy is being produced; the student will be emailed when it is ready.", "success")
-    return redirect(url_for("backoffice.access_request", request_id=request_id))
+    return _post_action(
+        lambda: access.release(current_user, request_id),
+        "Released. The copy is being produced; the student will be emailed when it is ready.",
+        url_for("backoffice.access_request", request_id=request_id),
+    )
 
 
 @bp.post("/access/<int:request_id>/retry")
 def access_retry(request_id):
-    try:
-        access.retry(current_user, request_id)
-    except NotFound:
-        return _not_found()
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("The copy is queued again.", "success")
-    return redirect(url_for("backoffice.access_request", request_id=request_id))
+    return _post_action(
+        lambda: access.retry(current_user, request_id),
+        "The copy is queued again.",
+        url_for("backoffice.access_request", request_id=request_id),
+    )

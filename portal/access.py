@@ -13,6 +13,7 @@ from shared.errors import NotFound, ServiceError
 from shared.extensions import db
 from shared.forms import Form
 from shared.models import Case
+from shared.web import render_error
 
 
 class AccessRequestForm(Form):
@@ -57,13 +58,15 @@ def access_new():
     return render_template("portal/access/new.html", form=form)
 
 
+NOT_FOUND = "We could not find that request."
+
+
 @bp.get("/records/<int:request_id>")
 def access_show(request_id):
     try:
         req = access.for_student(current_user, request_id)
     except NotFound:
-        return render_template("errors/error.html", status=404, title="Page not found",
-                               body="We could not find that request."), 404
+        return render_error(404, NOT_FOUND)
     return render_template("portal/access/show.html", req=req, access=access, job=access.current_job(req))
 
 
@@ -72,8 +75,7 @@ def access_download(request_id):
     try:
         filename, pdf = access.download(current_user, request_id)
     except NotFound:
-        return render_template("errors/error.html", status=404, title="Page not found",
-                               body="We could not find that request."), 404
+        return render_error(404, NOT_FOUND)
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("portal.access_show", request_id=request_id))

@@ -11,13 +11,13 @@ from shared.casework_web import show_errors
 from shared.consent_forms import ConfirmConsentForm, ConsentDetailsForm
 from shared.errors import NotFound, ServiceError, ValidationFailed
 from shared.forms import ConfirmForm
+from shared.web import render_error
 
 REVIEW_FIELDS = {"shown_sha256", "confirm", "typed_name"}
 
 
 def _not_found():
-    return render_template("errors/error.html", status=404, title="Page not found",
-                           body="We could not find that consent."), 404
+    return render_error(404, "We could not find that consent.")
 
 
 def _details_form(form_class=ConsentDetailsForm):
