@@ -27,8 +27,8 @@ from pathlib import Path
 from sqlalchemy import Date, DateTime, LargeBinary, func, select, text
 
 from shared.crypto import DecryptionError, decrypt_bytes, encrypt_bytes
+from shared.documents import storage_dir as documents_dir
 from shared.extensions import db
-from shared.keyrotation import documents_dir
 from shared.models import Base, UTCDateTime
 
 MAGIC = b"ADVICE-BACKUP-1\n"

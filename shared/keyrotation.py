@@ -73,7 +73,6 @@ class FileStore:
     where: Callable[[], object] | None = None
 
 
-documents_dir = documents.storage_dir
 
 
 def _access_pdf_context(req) -> str:

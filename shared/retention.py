@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select
 
-from shared import audit, sessions
+from shared import audit, documents, sessions
 from shared.extensions import db
-from shared.keyrotation import documents_dir, encrypted_fields
+from shared.keyrotation import encrypted_fields
 from shared.models import (
     AuditEvent,
     Base,
@@ -188,7 +188,7 @@ def anonymise_case(case: Case, placeholder: Student) -> None:
     for row in list(_case_rows(case)):
         _blank(row)
         if isinstance(row, Document) and row.deleted_at is None:
-            (documents_dir() / row.uid).unlink(missing_ok=True)
+            documents.remove_files([row])
             row.deleted_at = utcnow()
         if hasattr(row, "student_id") and row.student_id is not None:
             row.student_id = placeholder.id

@@ -8,8 +8,8 @@ import itertools
 from datetime import timedelta
 
 from shared.crypto import current_key_id, encrypt_bytes, new_uid
+from shared.documents import storage_dir as documents_dir
 from shared.extensions import db
-from shared.keyrotation import documents_dir
 from shared.models import (
     Case,
     CaseEntry,

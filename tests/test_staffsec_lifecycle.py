@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from shared import audit, backup, keyrotation, retention
 from shared.crypto import parse_keys
+from shared.documents import storage_dir as documents_dir
 from shared.extensions import db as _db
-from shared.keyrotation import documents_dir
 from shared.mail import sent_messages
 from shared.models import (
     AuditEvent,
