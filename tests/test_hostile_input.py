@@ -243,3 +243,12 @@ def test_no_page_forwards_next_off_site(app, ctx, endpoint):
                 assert lands_on_site(resp.headers["Location"]), (
                     f"{method} {url} -> {resp.headers['Location']}"
                 )
+
+
+def test_nul_characters_never_reach_the_database(admin_browser, db):
+    """Found by the fuzzer on PostgreSQL, which refuses NUL in text: a list label of '\\x00' was a 500."""
+    from shared.models import ListItem
+
+    resp = admin_browser.submit("/staff/admin/lists/college", {"label": "New\x00 College\x00"})
+    assert resp.status_code < 500
+    assert db.session.query(ListItem).filter_by(label="New College").count() == 1
