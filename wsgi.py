@@ -9,6 +9,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from shared import transactions
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -63,13 +65,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
-    """SQLite: a web request takes the write lock at BEGIN (almost every request writes an audit event),
-    so two requests queue instead of one failing mid-transaction. Outside requests (commands, tests) a
-    plain BEGIN, so a reader never holds the lock."""
-    if conn.dialect.name == "sqlite":
-        from shared.transactions import begin_immediately
+    transactions.on_begin(conn)
 
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if begin_immediately() else "BEGIN")
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _sqlite_before_write(conn, cursor, statement, parameters, context, executemany):
+    transactions.before_execute(conn, cursor, statement, parameters, context, executemany)
 
 
 def __getattr__(name: str):

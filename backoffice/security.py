@@ -122,7 +122,13 @@ def policy_gate():
     version of the policy sees only the policy (and can sign out)."""
     if request.endpoint in POLICY_EXEMPT or not (current_user.is_authenticated and current_user.is_staff):
         return None
+    # Acceptances are kept for good, so once seen for this person and version the signed session cookie
+    # remembers it, and later requests skip the query.
+    seen = f"{current_user.id}:{staff_policy.current_version()}"
+    if session.get("_policy_accepted") == seen:
+        return None
     if staff_policy.has_accepted_current(current_user):
+        session["_policy_accepted"] = seen
         return None
     return redirect(url_for("backoffice.policy", next=request.full_path.rstrip("?")), code=303)
 

@@ -92,12 +92,13 @@ def table(report: dict) -> str:
     if tp:
         floor = tp["floor"]
         lines += ["", f"Throughput @ {large} cases, gunicorn {tp['workers']} workers, {tp['connections']} "
-                      f"connections, {tp['seconds']} s ({floor['tool']}):",
+                      f"connections, {tp['seconds']} s a page in {tp.get('rounds', 1)} slices beside as many of "
+                      f"the floor ({floor['tool']}):",
                   f"  {'floor: 50 rows, Jinja, no project code':<44} {floor['rps']:>8.1f} req/s"]
         for row in tp["pages"]:
             verdict = "ok" if row["ratio_to_floor"] >= GOALS["throughput_ratio"] and not row["non_2xx"] else "MISSED"
             lines.append(f"  {row['page'] + ' ' + row['path']:<44} {row['rps']:>8.1f} req/s  "
-                         f"{row['ratio_to_floor']:.2f}x floor  audit/request {row['audit_events_per_request']}"
+                         f"{row['ratio_to_floor']:.2f}x floor ({row.get('floor_rps', floor['rps']):.0f} beside it)  audit/request {row['audit_events_per_request']}"
                          f"  non-2xx {row['non_2xx']}  {verdict}")
     return "\n".join(lines)
 

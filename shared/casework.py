@@ -17,12 +17,14 @@ import unicodedata
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
-from shared import audit, documents, mail
+from shared import audit, documents, mail, reference_data
 from shared.authz import can_view_all_cases
 from shared.documents import Upload
 from shared.errors import NotFound, ServiceError, ValidationFailed
@@ -37,7 +39,6 @@ from shared.models import (
     CaseStatus,
     Document,
     EntryKind,
-    ListItem,
     ListKind,
     Message,
     ReflectiveFlag,
@@ -46,6 +47,7 @@ from shared.models import (
     StudentProfile,
     utcnow,
 )
+from shared.transactions import commit_bookkeeping
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -128,20 +130,21 @@ def required_text(value: str | None, label: str, limit: int, *, field_name: str 
 # ---------------------------------------------------------------------------------------------- lists
 
 
-def list_items(kind: ListKind, *, active_only: bool = True) -> list[ListItem]:
-    stmt = select(ListItem).where(ListItem.kind == kind.value)
-    if active_only:
-        stmt = stmt.where(ListItem.active.is_(True))
-    return list(db.session.scalars(stmt.order_by(ListItem.position, ListItem.label)))
+def list_items(kind: ListKind, *, active_only: bool = True) -> list[reference_data.Item]:
+    return [i for i in reference_data.list_items() if i.kind == kind.value and (i.active or not active_only)]
 
 
-def labels() -> dict[str, dict[str, str]]:
-    """Every list's code -> label, retired items included (old cases keep them): one query."""
+def labels() -> MappingProxyType:
+    """Every list's code -> label, retired items included (old cases keep them). Read-only."""
+    return reference_data.from_lists("labels", _build_labels)
+
+
+def _build_labels() -> MappingProxyType:
     out: dict[str, dict[str, str]] = {k.value: {} for k in ListKind}
-    for item in db.session.scalars(select(ListItem)):
+    for item in reference_data.list_items():
         out.setdefault(item.kind, {})[item.code] = item.label
     out[ListKind.COLLEGE.value].setdefault(OTHER_COLLEGE, OTHER_COLLEGE_LABEL)
-    return out
+    return MappingProxyType(out)
 
 
 def college_choices() -> list[tuple[str, str]]:
@@ -471,13 +474,13 @@ def case_for_staff(staff: Staff, reference: str) -> Case:
 
 
 def _record_view(actor, action: str, case: Case | None = None, **details) -> None:
-    """Audit a view and commit it before the data is read: what the page shows is then loaded after the
-    commit (so it is not expired and reloaded row by row) and the view is on record even if rendering fails."""
+    """Audit a view and commit it before the page is rendered, so the view is on record even if rendering
+    fails (and, on SQLite, the write lock is held for the audit event alone)."""
     if case is None:
         audit.record(actor, action, None, student_id=actor.id if actor.kind == "student" else None, **details)
     else:
         _audit(actor, action, case, **details)
-    db.session.commit()
+    commit_bookkeeping(db.session())
 
 
 def _audit(actor, action: str, case: Case, subject=None, **details) -> None:
@@ -624,6 +627,26 @@ class CaseRow:
     profile: StudentProfile | None
 
 
+@cache
+def _row_query():
+    """Cases with what a list row shows, in one query: the row's own columns (never the encrypted answers),
+    the student's name and CRSid, the officer's name. Built once; callers add their conditions to a copy."""
+    return (
+        select(Case, StudentProfile)
+        .outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
+        .options(
+            load_only(Case.reference, Case.student_id, Case.status, Case.area_code, Case.college_code,
+                      Case.urgency, Case.deadline, Case.opened_at, Case.awaiting_reply_since, Case.assigned_to_id),
+            load_only(StudentProfile.student_id, StudentProfile.full_name, StudentProfile.crsid),
+            joinedload(Case.assigned_to).load_only(Staff.name),
+        )
+    )
+
+
+def _case_rows(stmt) -> list[CaseRow]:
+    return [CaseRow(case, profile) for case, profile in db.session.execute(stmt).unique()]
+
+
 @dataclass
 class CasePage:
     rows: list[CaseRow]
@@ -685,22 +708,12 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     order = SORTS.get(filters.sort, SORTS["newest"])[1]()
-    result = db.session.execute(
-        select(Case, StudentProfile)
-        .join(Student, Student.id == Case.student_id)
-        .outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
-        .where(*conds)
-        .options(contains_eager(Case.student), joinedload(Case.assigned_to))
-        .order_by(*order)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).unique()
-    rows = [CaseRow(case, profile) for case, profile in result]
+    rows = _case_rows(_row_query().where(*conds).order_by(*order).limit(per_page).offset((page - 1) * per_page))
     return CasePage(rows, total, page, pages, per_page)
 
 
-def staff_choices() -> list[Staff]:
-    return list(db.session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name)))
+def staff_choices() -> tuple[reference_data.StaffName, ...]:
+    return reference_data.active_staff()
 
 
 @dataclass
@@ -717,16 +730,8 @@ def dashboard(staff: Staff) -> Dashboard:
         raise NotFound()
     _record_view(staff, "dashboard.viewed")
     not_closed = Case.status != CaseStatus.CLOSED.value
-    base = (
-        select(Case, StudentProfile)
-        .outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
-        .options(joinedload(Case.assigned_to))
-        .where(not_closed)
-        .limit(DASHBOARD_LIMIT)
-    )
-
-    def rows(stmt) -> list[CaseRow]:
-        return [CaseRow(c, p) for c, p in db.session.execute(stmt).unique()]
+    base = _row_query().where(not_closed).limit(DASHBOARD_LIMIT)
+    rows = _case_rows
 
     today = today_local()
     board = Dashboard(

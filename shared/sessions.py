@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from shared import audit
 from shared.extensions import db
 from shared.models import Account, LoginSession, utcnow
+from shared.transactions import commit_bookkeeping
 
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -75,7 +76,7 @@ def load(token: str | None) -> Account | None:
         return None
     if now - login_session.last_seen_at > _TOUCH_EVERY:
         login_session.last_seen_at = now
-        db.session.commit()
+        commit_bookkeeping(db.session())
     login_session.raw_token = token
     account.login_session = login_session
     return account

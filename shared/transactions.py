@@ -1,9 +1,18 @@
-"""Which SQLite transactions take the write lock at BEGIN.
+"""When a SQLite transaction takes the write lock.
 
-Web requests and background jobs almost always write (an audit event at least) after reading. Under WAL, a
-deferred transaction whose snapshot went stale while it read cannot upgrade to a writer: SQLite answers
-"database is locked" at once instead of waiting. So those take the lock at BEGIN (`BEGIN IMMEDIATE`) and
-queue behind each other; commands and tests keep plain BEGIN, so a reader never holds the lock.
+SQLite has one writer at a time. Under WAL, a deferred transaction whose snapshot went stale while it read
+cannot upgrade to a writer: SQLite answers "database is locked" at once instead of waiting. So:
+
+- a form submission (POST and the other unsafe methods) and a background job take the lock at BEGIN
+  (`BEGIN IMMEDIATE`): what they read and what they write are one consistent transaction, and two of them
+  queue instead of one failing half-way;
+- a page view (GET, HEAD) begins deferred and reads without the lock, beside any number of other readers.
+  Its writes are bookkeeping (the audit event of the view, the session's last-seen time) that never depend
+  on what the page read, so just before its first write the read-only transaction is ended and a
+  `BEGIN IMMEDIATE` one opened in its place. The lock is held from that write to the commit, not for the
+  whole request: signed-in pages no longer queue behind each other while they render;
+- commands and tests keep a plain BEGIN.
+PostgreSQL needs none of this (row locks, MVCC): the hooks return at once there.
 """
 
 from __future__ import annotations
@@ -11,9 +20,12 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from flask import has_request_context
+from flask import has_request_context, request
 
 _local = threading.local()
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_WRITER = "sqlite_writer"  # connection.info key: this transaction holds the write lock
 
 
 @contextmanager
@@ -27,5 +39,48 @@ def writer_thread():
         _local.writer = previous
 
 
+def _page_view() -> bool:
+    return has_request_context() and request.method in _READ_ONLY_METHODS
+
+
 def begin_immediately() -> bool:
-    return has_request_context() or getattr(_local, "writer", False)
+    if getattr(_local, "writer", False):
+        return True
+    return has_request_context() and not _page_view()
+
+
+def on_begin(conn) -> None:
+    """Engine 'begin' hook: SQLite's BEGIN, immediate or deferred as above."""
+    if conn.dialect.name != "sqlite":
+        return
+    immediate = begin_immediately()
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    conn.info[_WRITER] = immediate
+
+
+def _is_write(statement: str) -> bool:
+    head = statement.lstrip()[:10].upper()
+    if head.startswith(_WRITES):
+        return True
+    return head.startswith("WITH") and any(w in statement.upper() for w in _WRITES[:4])
+
+
+def before_execute(conn, cursor, statement, _parameters, _context, _executemany) -> None:
+    """Engine 'before_cursor_execute' hook: a page view's first write takes the lock (see above)."""
+    if conn.dialect.name != "sqlite" or conn.info.get(_WRITER, True) or not _is_write(statement):
+        return
+    if conn.in_transaction() and _page_view():
+        cursor.execute("COMMIT")  # the transaction has only read: nothing is lost
+        cursor.execute("BEGIN IMMEDIATE")
+    conn.info[_WRITER] = True
+
+
+def commit_bookkeeping(session) -> None:
+    """Commit a transaction that only appended bookkeeping (the audit event of a view, a session's last-seen
+    time) without expiring what the request has loaded: none of it changed, so reloading it row by row after
+    the commit (the signed-in account first of all) would only cost queries."""
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True

@@ -114,12 +114,14 @@ def _clean(request):
         yield
         return
     app = request.getfixturevalue("app")
+    from shared import reference_data
     from shared.extensions import db
     from shared.mail import sent_messages
 
     with app.app_context():
         _empty_database(db)
         sent_messages().clear()
+    reference_data.clear(app)  # the rows were restored underneath the ORM
     yield
     with app.app_context():
         db.session.remove()

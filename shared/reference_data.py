@@ -1,0 +1,102 @@
+"""Reference data that nearly every back-office page shows: the service's lists (colleges, areas of
+concern, outcomes...) and the names of active staff. Read with one query and kept by each worker for
+REFERENCE_CACHE_SECONDS (0: read every time), so a page does not spend its queries on them.
+
+A change that goes through this worker's ORM session (an administrator renaming a college, a new member of
+staff) clears the copy at once; other workers see it within those seconds. Nothing here is about a student.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from shared.extensions import db
+from shared.models import ListItem, Staff
+
+_KEY = "reference_data"
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str
+    code: str
+    label: str
+    group: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class StaffName:
+    id: int
+    name: str
+    job_title: str | None
+
+
+def _store() -> dict:
+    return current_app.extensions.setdefault(_KEY, {})
+
+
+def _cached(name: str, load: Callable):
+    ttl = current_app.config.get("REFERENCE_CACHE_SECONDS", 30)
+    store, now = _store(), time.monotonic()
+    hit = store.get(name)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    if ttl > 0:
+        store[name] = (now + ttl, value)
+    return value
+
+
+def clear(app=None, *names: str) -> None:
+    """Forget the copies (all, or those named): the next use reads the database again."""
+    store = (app or current_app).extensions.setdefault(_KEY, {})
+    for name in names or list(store):
+        store.pop(name, None)
+
+
+def list_items() -> tuple[Item, ...]:
+    """Every item of every list, retired ones included, in display order."""
+    def load():
+        rows = db.session.execute(
+            select(ListItem.kind, ListItem.code, ListItem.label, ListItem.group, ListItem.active)
+            .order_by(ListItem.position, ListItem.label)
+        )
+        return tuple(Item(*row) for row in rows)
+
+    return _cached("lists", load)
+
+
+def from_lists(name: str, build: Callable):
+    """Something built from the lists alone (a label lookup, a choice list), kept and cleared with them."""
+    return _cached(f"lists:{name}", build)
+
+
+def active_staff() -> tuple[StaffName, ...]:
+    def load():
+        rows = db.session.execute(
+            select(Staff.id, Staff.name, Staff.job_title).where(Staff.active.is_(True)).order_by(Staff.name)
+        )
+        return tuple(StaffName(*row) for row in rows)
+
+    return _cached("staff", load)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed(session, _flush_context) -> None:
+    if not has_app_context():
+        return
+    changed = [*session.new, *session.dirty, *session.deleted]
+    names = []
+    if any(isinstance(obj, ListItem) for obj in changed):
+        names += [name for name in _store() if name.startswith("lists")]
+    if any(isinstance(obj, Staff) for obj in changed):
+        names.append("staff")
+    if names:
+        clear(None, *names)
