@@ -14,7 +14,6 @@ from wtforms import (
     BooleanField,
     DateField,
     FileField,
-    IntegerField,
     RadioField,
     SelectField,
     StringField,
@@ -28,7 +27,7 @@ from shared import casework, documents
 from shared.casework import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
 from shared.casework_web import limit_text, or_404, send_download, show_errors, uploads_from
 from shared.errors import NotFound, ServiceError
-from shared.forms import Form
+from shared.forms import Form, WholeNumber
 from shared.models import utcnow
 
 bp.add_app_template_filter(casework.to_local, "local")
@@ -76,7 +75,7 @@ class StaffMessageForm(CaseActionForm):
 class AppointmentForm(CaseActionForm):
     day = DateField("Date", validators=[Optional()])
     at = TimeField("Time (UK time)", validators=[Optional()])
-    duration_minutes = IntegerField("Length in minutes", default=45, validators=[Optional()])
+    duration_minutes = WholeNumber("Length in minutes", default=45, validators=[Optional()])
     mode = RadioField("How", choices=list(MEETING.items()), validate_choice=False)
     location = StringField("Place, or how to join", description="Required for in-person meetings.")
     private_room = BooleanField("Private meeting room")

@@ -5,7 +5,6 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
-    IntegerField,
     PasswordField,
     SelectField,
     StringField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from shared.forms import Form
+from shared.forms import Form, WholeNumber
 from shared.models import JOB_TITLES, StaffRole
 
 PASSWORD_AGAIN = PasswordField(
@@ -115,7 +114,7 @@ class ConsentWordingForm(Form):
 
 
 class RetentionForm(Form):
-    years = IntegerField(
+    years = WholeNumber(
         "Keep closed cases for (years)",
         validators=[DataRequired(message="Enter a number of years between 1 and 50."),
                     NumberRange(min=1, max=50, message="Enter a number of years between 1 and 50.")],

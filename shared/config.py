@@ -47,7 +47,6 @@ def defaults(instance_path: str) -> dict:
             env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'advice.db'}"
         ),
         "ALLOW_SQLITE_IN_PRODUCTION": _bool(env.get("ALLOW_SQLITE_IN_PRODUCTION")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SECRET_KEY": env.get("SECRET_KEY"),
         "AUDIT_HMAC_KEY": env.get("AUDIT_HMAC_KEY"),
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
@@ -134,6 +133,10 @@ def load(app, overrides: dict | None = None) -> None:
                 generated = generated or _local_secrets(app.instance_path)
                 config[name] = generated[name]
     _check_threshold(config)
+    # A server connection can drop between requests (a restart, a failover): test it as it leaves the pool.
+    # An SQLite file cannot, and the test would only cost every request a statement.
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                      {"pool_pre_ping": not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")})
     app.config.update(config)
     app.extensions["encryption_keys"] = parse_keys(config["ENCRYPTION_KEYS"])
 

@@ -4,7 +4,15 @@ from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import BooleanField, EmailField, FileField, PasswordField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FileField,
+    IntegerField,
+    PasswordField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -29,6 +37,17 @@ class Form(FlaskForm):
                 (name, value.replace("\x00", "")) for name, value in request.form.items(multi=True)
             )
             return CombinedMultiDict([MultiDict(files), fields]) if files else fields
+
+
+class WholeNumber(IntegerField):
+    """A whole number of at most nine digits: a longer one is refused with a message here, before WTForms'
+    NumberRange (which turns it into a float and overflows) or the database (whose integers are 32-bit)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and len(str(valuelist[0]).strip().lstrip("+-")) > 9:
+            self.data = None
+            raise ValueError("Enter a smaller number.")
+        super().process_formdata(valuelist)
 
 
 EMAIL_REQUIRED = DataRequired(message="Enter your email address.")

@@ -59,7 +59,9 @@ def on_begin(conn) -> None:
 
 
 def _is_write(statement: str) -> bool:
-    head = statement.lstrip()[:10].upper()
+    head = statement[:12].lstrip().upper()
+    if head.startswith("SELECT"):
+        return False
     if head.startswith(_WRITES):
         return True
     return head.startswith("WITH") and any(w in statement.upper() for w in _WRITES[:4])

@@ -110,6 +110,17 @@ def test_the_retention_period_is_a_setting(app, db, old_case, admin_browser):
     assert "No case is due" in page
 
 
+@pytest.mark.parametrize("years", ["9" * 400, "0", "51", "ten"])
+def test_a_retention_period_out_of_range_is_refused_with_a_message(db, admin_browser, years):
+    """A number too long for a float reached WTForms' range check and was a 500 (found by the fuzzer)."""
+    before = retention.retention_years()
+    resp = admin_browser.submit("/staff/admin/retention", {"years": years})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code in (200, 400)
+    assert "Enter a smaller number." in html or "between 1 and 50" in html or "Not a valid integer" in html
+    assert retention.retention_years() == before
+
+
 def test_a_student_long_gone_is_erased_with_their_last_case(app, db, officer):
     from datetime import timedelta
 
