@@ -25,7 +25,7 @@ from wtforms.validators import Optional
 from backoffice import bp
 from shared import casework, documents
 from shared.casework import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
-from shared.casework_web import limit_text, or_404, send_download, show_errors, uploads_from
+from shared.casework_web import or_404, send_download, show_errors, uploads_from
 from shared.errors import NotFound, ServiceError
 from shared.forms import Form, WholeNumber
 from shared.models import utcnow
@@ -156,7 +156,7 @@ def _render_case(reference: str, status: int = 200, **failed):
     return render_template(
         "backoffice/cases/case.html", page=page, labels=casework.labels(), statuses=STAFF_STATUS,
         meeting=MEETING, urgency=casework.URGENCY, channels=casework.CHANNELS, entry_kinds=ENTRY_KINDS,
-        download=documents.download_name, limit=limit_text(), **forms,
+        download=documents.download_name, limit=documents.limit_text(), **forms,
     ), status
 
 

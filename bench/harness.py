@@ -136,23 +136,26 @@ def account_for(who: str, summary: dict):
 def session_cookie(app, who: str, summary: dict) -> tuple[str, str] | None:
     """(cookie name, value) for a fresh login session of `who`, made directly through shared.sessions.start:
     no sign-in form, so a later extra sign-in step (staff TOTP) does not break the benchmark."""
+    with app.app_context():
+        account = account_for(who, summary)
+        return None if account is None else session_cookie_for(app, account)
+
+
+def session_cookie_for(app, account) -> tuple[str, str]:
+    """(cookie name, value) signing `account` in (in the caller's app context), as the sign-in pages would."""
     from shared import sessions
     from shared.extensions import db
 
-    with app.app_context():
-        account = account_for(who, summary)
-        if account is None:
-            return None
-        if account.kind == "staff":
-            from shared import staff_policy
+    if account.kind == "staff":
+        from shared import staff_policy
 
-            if not staff_policy.has_accepted_current(account):
-                staff_policy.record_for_seed(account)  # staff must accept the policy before the back office
-        login_session = sessions.start(account, "benchmark")
-        db.session.commit()
-        token = login_session.raw_token
-        serializer = app.session_interface.get_signing_serializer(app)
-        return app.config["SESSION_COOKIE_NAME"], serializer.dumps({"_user_id": token, "_fresh": True})
+        if not staff_policy.has_accepted_current(account):
+            staff_policy.record_for_seed(account)  # staff must accept the policy before the back office
+    login_session = sessions.start(account, "benchmark")
+    db.session.commit()
+    token = login_session.raw_token
+    serializer = app.session_interface.get_signing_serializer(app)
+    return app.config["SESSION_COOKIE_NAME"], serializer.dumps({"_user_id": token, "_fresh": True})
 
 
 # --- page timings ----------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from shared.casework import CHANNELS, MEETING, URGENCY, IntakeAnswers, InvalidAn
 from shared.casework_web import (
     FriendlyDateField,
     MultiCheckboxField,
-    limit_text,
     or_404,
     send_download,
     show_errors,
@@ -88,7 +87,7 @@ def _intake_form(data: dict | None = None) -> IntakeForm:
     form.area_code.choices = [c for group in groups.values() for c in group]
     form.area_groups = groups
     form.documents.description = (
-        f"Up to {limit_text()} each: {documents.ACCEPTED_DESCRIPTION}. "
+        f"Up to {documents.limit_text()} in all: {documents.ACCEPTED_DESCRIPTION}. "
         "If the form shows an error, choose the files again."
     )
     return form

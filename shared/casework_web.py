@@ -66,6 +66,3 @@ def send_download(found: documents.Download) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
-
-def limit_text() -> str:
-    return f"{documents.max_upload_bytes() / (1024 * 1024):g} MB"

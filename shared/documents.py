@@ -1,8 +1,10 @@
 """Documents: uploads checked by their content, stored encrypted outside the web root, downloaded safely.
 
 The type is decided from the bytes (magic numbers), never from the name or the browser's claim. A Word
-.docx is a zip that holds word/document.xml; any other zip is refused, and so is a zip whose listing
-promises more than we would ever unpack (a zip bomb). The bytes are encrypted with the document's uid
+.docx is a zip that holds word/document.xml; any other zip is refused, and so is a zip bomb (a listing that
+promises more than we would ever unpack, or members that unpack to more than the listing says) and a zip
+whose member names would unpack outside the folder they are unpacked into. Plain text that a browser
+would take for a web page (markup) or a system for a program (#!) is refused too. The bytes are encrypted with the document's uid
 as associated data and written to `<instance>/documents/<uid>`, a folder the web server never serves.
 A download always gets a fixed name (`document-<id>.<ext>`), `attachment` and `no-store`.
 
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +52,11 @@ _WORD_STREAM = "WordDocument".encode("utf-16-le")
 _ZIP_MAX_ENTRIES = 2000
 _ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 _ZIP_MAX_RATIO = 200
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what Word writes
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
+# Text a browser would sniff as a web page or an SVG image (a tag, a comment, <!DOCTYPE, <?xml), or a
+# script with an interpreter line: refused, even though it is text.
+_ACTIVE_TEXT = re.compile(r"\s*(<[a-zA-Z!?/]|#!)")
 _TITLE_MAX = 200
 
 
@@ -75,25 +84,59 @@ def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):g} MB"
 
 
+def limit_text() -> str:
+    """The upload limit as people read it, e.g. "10 MB"."""
+    return _megabytes(max_upload_bytes())
+
+
 def _is_docx(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
-            if len(infos) > _ZIP_MAX_ENTRIES:
-                return False
-            total = 0
-            for info in infos:
-                if info.flag_bits & 0x1:  # encrypted entry
-                    return False
-                total += info.file_size
-                if info.compress_size and info.file_size / info.compress_size > _ZIP_MAX_RATIO:
-                    return False
-            if total > _ZIP_MAX_UNCOMPRESSED:
-                return False
             names = {info.filename for info in infos}
-    except (zipfile.BadZipFile, ValueError, OSError):
+            if not {"word/document.xml", "[Content_Types].xml"} <= names or not _listing_is_safe(infos):
+                return False
+            return all(_unpacks_as_listed(zf, info) for info in infos)
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError, RuntimeError):
         return False
-    return "word/document.xml" in names and "[Content_Types].xml" in names
+
+
+def _listing_is_safe(infos: list[zipfile.ZipInfo]) -> bool:
+    """What the zip's directory promises, checked before anything is unpacked: not too many members, one
+    of each name, none encrypted, a link or outside the folder, and no more unpacked than we would allow."""
+    if len(infos) > _ZIP_MAX_ENTRIES or len({info.filename for info in infos}) != len(infos):
+        return False
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1 or info.compress_type not in _ZIP_METHODS:  # encrypted, or an odd method
+            return False
+        if not _member_name_is_safe(info.orig_filename) or (info.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+            return False
+        if info.file_size and (not info.compress_size or info.file_size / info.compress_size > _ZIP_MAX_RATIO):
+            return False
+        total += info.file_size
+    return total <= _ZIP_MAX_UNCOMPRESSED
+
+
+def _member_name_is_safe(name: str) -> bool:
+    """A member name that unpacks inside the folder it is unpacked into: relative, forward slashes only,
+    no drive letter, no '..' or empty part, no control character (a NUL would hide the rest of the name)."""
+    if not name or name.startswith("/") or "\\" in name or ":" in name:
+        return False
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        return False
+    return all(part not in ("", ".", "..") for part in name.removesuffix("/").split("/"))
+
+
+def _unpacks_as_listed(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Unpack one member, never past its listed size, and check it is exactly that size: zipfile stops at
+    the listed size and checks the CRC at the end, so a member that holds more (or less) than its listing
+    says is refused. The listing was checked first, so this unpacks at most what we would allow."""
+    left = info.file_size
+    with zf.open(info) as member:
+        while chunk := member.read(1024 * 1024):
+            left -= len(chunk)
+    return left == 0
 
 
 def _is_text(data: bytes) -> bool:
@@ -102,6 +145,8 @@ def _is_text(data: bytes) -> bool:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
+        return False
+    if _ACTIVE_TEXT.match(text):
         return False
     return not any(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f" for c in text)
 

@@ -37,6 +37,9 @@ ERROR_TEXT = {
 
 health = Blueprint("health", __name__)
 
+# A request body the app left unread is read and dropped, up to this much, before the answer goes out.
+UNREAD_BODY_MAX_BYTES = 100 * 1024 * 1024
+
 
 @health.get("/healthz")
 @public
@@ -54,8 +57,46 @@ def render_error(status: int, message: str | None = None):
     return render_template("errors/error.html", status=status, title=title, body=message or body), status
 
 
+class ReadUnreadBody:
+    """WSGI middleware: once the app has answered, read and drop what it left unread of the request body,
+    before the answer is sent. A request over MAX_CONTENT_LENGTH gets the 413 page without its upload being
+    read; if the server then closed the connection with the upload still arriving, the sender's system
+    would reset it and the person would see "connection reset" instead of the page saying what to do.
+    Only where the server ends wsgi.input at the end of the body (gunicorn does); past the bound the
+    connection is closed unread, as before."""
+
+    def __init__(self, wsgi_app, max_bytes: int = UNREAD_BODY_MAX_BYTES):
+        self.wsgi_app = wsgi_app
+        self.max_bytes = max_bytes
+
+    def __call__(self, environ, start_response):
+        response = self.wsgi_app(environ, start_response)
+        if environ.get("wsgi.input_terminated"):
+            _read_and_drop(environ["wsgi.input"], self.max_bytes)
+        return response
+
+
+def _read_and_drop(stream, max_bytes: int) -> None:
+    left = max_bytes
+    try:
+        while left > 0 and (chunk := stream.read(min(64 * 1024, left))):
+            left -= len(chunk)
+    except Exception:  # noqa: BLE001 - the sender went away or sent a broken body: nothing more to read
+        log.debug("Stopped reading an unread request body", exc_info=True)
+
+
+def too_large_message() -> str:
+    from shared.documents import limit_text
+
+    return (
+        f"What you sent is larger than we accept: files can be up to {limit_text()} in all. Nothing you sent "
+        "was saved. Please go back and send smaller files, or fewer at once."
+    )
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(health)
+    app.wsgi_app = ReadUnreadBody(app.wsgi_app)
 
     @login_manager.user_loader
     def load_user(token: str):
@@ -108,6 +149,8 @@ def init_app(app: Flask) -> None:
     def http_error(exc):
         if exc.code in (301, 302, 303, 307, 308):
             return exc
+        if exc.code == 413:
+            return render_error(413, too_large_message())
         return render_error(exc.code or 500)
 
     for error in DATABASE_UNAVAILABLE:

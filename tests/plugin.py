@@ -19,6 +19,7 @@ LABELS = (
     ("endpoint_roles", "endpoint × method × role checks"),
     ("forms_fuzzed", "forms fuzzed"),
     ("fuzz_examples", "fuzzed submissions"),
+    ("upload_attacks", "hostile uploads refused through the forms"),
 )
 
 

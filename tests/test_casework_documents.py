@@ -1,7 +1,6 @@
 """Documents: type by content, size limits, encrypted storage outside the web root, safe downloads."""
 
 import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,18 +9,8 @@ from sqlalchemy import select
 from shared import casework, documents
 from shared.documents import Upload, detect_type
 from shared.models import AuditEvent, Case, Document
-from tests.factories_casework import PDF, PNG, intake_form, make_case
+from tests.factories_casework import DOCX, PDF, PNG, intake_form, make_case, zip_of
 
-
-def _zip(names: dict) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in names.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-DOCX = _zip({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"})
 OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "WordDocument".encode("utf-16-le") + b"\x00" * 50
 
 
@@ -34,6 +23,9 @@ OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "WordDocument".e
     (DOCX, documents.TYPE_DOCX),
     (OLE_DOC, "application/msword"),
     ("Plain notes, café ☕\n".encode(), "text/plain"),
+    (b"<3 thank you for the advice, and a <b> that is not a tag\n", "text/plain"),
+    (zip_of({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>", "word/media/": ""}),
+     documents.TYPE_DOCX),  # a folder entry, as some tools write
 ])
 def test_accepted_types_are_recognised_by_their_content(data, expected):
     assert detect_type(data) == expected
@@ -41,18 +33,22 @@ def test_accepted_types_are_recognised_by_their_content(data, expected):
 
 @pytest.mark.parametrize("data", [
     b"MZ\x90\x00\x03" + b"\x00" * 60,  # a Windows program, whatever it is called
-    _zip({"payload.exe": "x"}),  # any zip that is not a Word document
-    _zip({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<x/>"}),  # a spreadsheet
+    zip_of({"payload.exe": "x"}),  # any zip that is not a Word document
+    zip_of({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<x/>"}),  # a spreadsheet
     b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,  # an OLE file that is not Word
     b"<html>\x00\x01binary</html>",
     b"\x7fELF\x02\x01\x01",
+    b"<!DOCTYPE html><script>alert(1)</script>",  # text, but a browser would run it
+    b"\n  <svg onload=alert(1)/>",
+    b"#!/bin/sh\necho owned\n",
+    zip_of({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>", "../evil.sh": "x"}),
 ])
 def test_other_content_is_refused_whatever_its_name(data):
     assert detect_type(data) is None
 
 
 def test_zip_bombs_are_refused_without_unpacking():
-    bomb = _zip({"[Content_Types].xml": "<Types/>", "word/document.xml": "0" * (5 * 1024 * 1024)})
+    bomb = zip_of({"[Content_Types].xml": "<Types/>", "word/document.xml": "0" * (5 * 1024 * 1024)})
     assert detect_type(bomb) is None  # the compression ratio gives it away
 
 
