@@ -1,9 +1,11 @@
 """Fixtures for real-browser journeys (helpers and the live server are in tests/browser/helpers.py).
 
 chromium (session)      Debian's Chromium through Playwright; skips, with the reason, when it is missing
-live_server (session)   gunicorn wsgi:app on 127.0.0.1, migrated and seeded; .logins, .link_in_latest_email()
+live_server (session)   gunicorn wsgi:app on 127.0.0.1, migrated and seeded; .logins, .link_in_latest_email(),
+                        .statistics_month (a past month of fictional cases the publishable report may publish)
 browser_context, page   a fresh browser profile per test; on failure a screenshot and the HTML go to
                         test-artifacts/; on success every page the test loaded must have been axe-checked
+other_context           a second profile, checked the same way (two people working at the same time)
 student_page, officer_page, manager_page, admin_page   a tab already signed in as that demo account
 """
 
@@ -53,8 +55,9 @@ def live_server(chromium, tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture
-def browser_context(chromium, live_server, request):
+def _checked_context(chromium, live_server, request, label: str = ""):
+    """A fresh browser profile; on failure its pages are saved, on success each page load must have been
+    axe-checked."""
     context = chromium.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     yield context
@@ -62,7 +65,7 @@ def browser_context(chromium, live_server, request):
     if failed:
         ARTIFACTS.mkdir(exist_ok=True)
         for i, page in enumerate(context.pages):
-            stem = ARTIFACTS / f"{artifact_name(request.node.nodeid)}-{i}"
+            stem = ARTIFACTS / f"{artifact_name(request.node.nodeid)}-{label}{i}"
             try:
                 page.screenshot(path=f"{stem}.png", full_page=True)
                 Path(f"{stem}.html").write_text(f"<!-- {page.url} -->\n" + page.content())
@@ -80,6 +83,18 @@ def browser_context(chromium, live_server, request):
         assert not unscanned, f"pages visited but never checked with axe_check(page): {unscanned}"
         return
     context.close()
+
+
+@pytest.fixture
+def browser_context(chromium, live_server, request):
+    yield from _checked_context(chromium, live_server, request)
+
+
+@pytest.fixture
+def other_context(chromium, live_server, request):
+    """A second browser profile beside browser_context: another person at another computer (one session
+    cookie per profile, so a student and an officer working at the same time need one each)."""
+    yield from _checked_context(chromium, live_server, request, "other-")
 
 
 @pytest.fixture

@@ -94,6 +94,7 @@ class LiveServer:
         self.env["DATABASE_URL"] = self._database_url()
         self.proc = None
         self.logins: dict = {}
+        self.statistics_month: dict = {}  # tests/browser/live_data.py: a month the publishable report may publish
 
     def _database_url(self) -> str:
         url = os.environ.get("TEST_DATABASE_URL")
@@ -115,8 +116,12 @@ class LiveServer:
         return urlunsplit(parts._replace(query=urlencode(query)))
 
     def flask(self, *args: str) -> str:
+        return self.python("-m", "flask", "--app", "wsgi", *args)
+
+    def python(self, *args: str) -> str:
+        """Python with the server's environment (its instance folder and database); its output."""
         done = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            [sys.executable, *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -125,12 +130,13 @@ class LiveServer:
             check=False,
         )
         if done.returncode:
-            raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+            raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
     def start(self) -> LiveServer:
         self.flask("db", "upgrade")
         self.logins = json.loads(self.flask("seed-demo", "--json"))
+        self.statistics_month = json.loads(self.python("-m", "tests.browser.live_data"))
         self.log = open(self.instance / "gunicorn.log", "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [

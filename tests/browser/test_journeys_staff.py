@@ -1,10 +1,16 @@
-"""The manager and the administrator in a real browser: statistics, a new staff account, the audit trail."""
+"""The manager and the administrator in a real browser: statistics and the publishable report (downloaded and
+read: no one named in it), a new staff account, the audit trail."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
+from datetime import date
 
 from tests.browser.helpers import axe_check, click, fill_form, new_page, sign_in, visit
+
+REFERENCE = re.compile(r"ADV-\d{4}-\d+")
 
 
 def test_manager_views_statistics(browser_context, live_server):
@@ -32,3 +38,34 @@ def test_admin_creates_a_staff_account_and_reads_the_audit_trail(browser_context
     visit(page, "/staff/admin/audit")
     assert "staff.created" in page.content()
     axe_check(page)
+
+
+def test_manager_downloads_the_publishable_report_and_it_names_no_one(manager_page, live_server, tmp_path):
+    page, sample = manager_page, live_server.statistics_month
+    click(page, "link", "Statistics")
+    click(page, "link", "publishable report")
+    reports = {}
+    for label, suffix in (("CSV (spreadsheet)", ".csv"), ("PDF with charts", ".pdf")):
+        fill_form(page, {"From (month)": sample["month"], "To (month)": sample["month"]})
+        page.get_by_label(label, exact=True).check()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download publishable report").click()
+        path = tmp_path / download.value.suggested_filename
+        download.value.save_as(path)
+        assert path.suffix == suffix
+        if suffix == ".csv":
+            reports[suffix] = path.read_text(encoding="utf-8-sig")
+        else:
+            assert path.read_bytes().startswith(b"%PDF-")
+            reports[suffix] = subprocess.run(["/usr/bin/pdftotext", "-layout", str(path), "-"], capture_output=True,
+                                             text=True, check=True).stdout
+    month = date.fromisoformat(sample["month"] + "-01")
+    identifiers = set(sample["identifiers"]) | {login["email"] for login in live_server.logins.values()}
+    identifiers |= {"Alex Rivers", "Sam Okafor", "Jo Whitfield"}  # the demo student and staff
+    for suffix, text in reports.items():
+        assert "Advice Service: statistics" in text and f"{month:%b %Y} to {month:%b %Y}" in text, suffix
+        assert re.search(r"Housing\W+\[c\]", text) and re.search(r"Total\W+15\b", text), suffix  # the month's cases
+        assert "@" not in text and not REFERENCE.search(text), suffix
+        leaked = sorted(i for i in identifiers if i in text)
+        assert not leaked, f"the {suffix} report names {leaked}"
+    axe_check(page)  # still the report's page: a download is not a page load
