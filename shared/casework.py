@@ -22,7 +22,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.orm import joinedload, load_only, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shared import audit, documents, mail, reference_data
 from shared.authz import can_view_all_cases
@@ -621,30 +621,67 @@ SORTS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class OfficerName:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """What a row of a case list shows: plain values, read without loading the case (or its encrypted
+    answers) into the session."""
+
+    id: int
+    reference: str
+    student_id: int
+    status: str
+    area_code: str
+    college_code: str | None
+    urgency: str
+    deadline: date | None
+    opened_at: datetime
+    awaiting_reply_since: datetime | None
+    assigned_to: OfficerName | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSummary:
+    full_name: str
+    crsid: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseRow:
-    case: Case
-    profile: StudentProfile | None
+    case: CaseSummary
+    profile: ProfileSummary | None
+
+
+_ROW_COLUMNS = (Case.id, Case.reference, Case.student_id, Case.status, Case.area_code, Case.college_code,
+                Case.urgency, Case.deadline, Case.opened_at, Case.awaiting_reply_since)
 
 
 @cache
 def _row_query():
-    """Cases with what a list row shows, in one query: the row's own columns (never the encrypted answers),
-    the student's name and CRSid, the officer's name. Built once; callers add their conditions to a copy."""
+    """Cases with what a list row shows, in one query of plain columns: the row's own (never the encrypted
+    answers), the student's name and CRSid, the officer's name. Built once; callers add their conditions."""
     return (
-        select(Case, StudentProfile)
+        select(*_ROW_COLUMNS, Staff.name, StudentProfile.id, StudentProfile.full_name, StudentProfile.crsid)
+        .select_from(Case)
         .outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
-        .options(
-            load_only(Case.reference, Case.student_id, Case.status, Case.area_code, Case.college_code,
-                      Case.urgency, Case.deadline, Case.opened_at, Case.awaiting_reply_since, Case.assigned_to_id),
-            load_only(StudentProfile.student_id, StudentProfile.full_name, StudentProfile.crsid),
-            joinedload(Case.assigned_to).load_only(Staff.name),
-        )
+        .outerjoin(Staff, Staff.id == Case.assigned_to_id)
     )
 
 
 def _case_rows(stmt) -> list[CaseRow]:
-    return [CaseRow(case, profile) for case, profile in db.session.execute(stmt).unique()]
+    width = len(_ROW_COLUMNS)
+    rows = []
+    for row in db.session.execute(stmt):
+        officer, profile_id, full_name, crsid = row[width:]
+        rows.append(CaseRow(
+            CaseSummary(*row[:width], OfficerName(officer) if officer is not None else None),
+            ProfileSummary(full_name, crsid) if profile_id is not None else None,
+        ))
+    return rows
 
 
 @dataclass
