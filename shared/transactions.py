@@ -24,7 +24,9 @@ from flask import has_request_context, request
 
 _local = threading.local()
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+# SAVEPOINT counts as a write: the lock must be taken before a nested transaction exists, as the swap
+# below (COMMIT, BEGIN IMMEDIATE) would end it.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
 _WRITER = "sqlite_writer"  # connection.info key: this transaction holds the write lock
 
 
