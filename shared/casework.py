@@ -752,13 +752,14 @@ def _conditions(staff: Staff, filters: CaseFilters) -> list:
     return conds
 
 
-def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
+def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int | None = None) -> CasePage:
     """One page of cases for staff in three statements whatever the number of cases: a count that stops at
     COUNT_LIMIT (counting 100,000 cases would cost more than the rest of the page), the page's case ids read
     from an index alone (so skipping to a late page joins nothing for the rows it skips), and the rows."""
     if not can_view_all_cases(staff):
         raise NotFound()
     _record_view(staff, "cases.listed", page=page)
+    per_page = per_page or PAGE_SIZE
     conds = _conditions(staff, filters)
     counted = db.session.scalar(
         select(func.count()).select_from(select(Case.id).where(*conds).limit(COUNT_LIMIT + 1).subquery())

@@ -251,3 +251,20 @@ def test_the_student_never_sees_reflective_practice(student_browser, student, of
 def test_reference_lookup_is_exact_for_staff(officer_browser):
     assert officer_browser.get("/staff/cases/ADV-2000-0001").status_code == 404
     assert isinstance(Case, type)
+
+
+def test_a_long_case_list_says_more_than_and_still_pages_to_the_end(db, officer_browser, monkeypatch):
+    """Counting every case would cost more than the page itself at scale: past COUNT_LIMIT the list says
+    'more than', and Next page still reaches every case."""
+    monkeypatch.setattr(casework, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(casework, "PAGE_SIZE", 3)
+    students = [factories.make_student() for _ in range(2)]
+    references = {make_case(students[i % 2]).reference for i in range(7)}
+    seen, url = set(), "/staff/cases"
+    first = officer_browser.get(url).get_data(as_text=True)
+    assert "More than 4 cases" in first and "Page 1." in first
+    for page in (1, 2, 3):
+        html = officer_browser.get(url, query_string={"page": page}).get_data(as_text=True)
+        seen |= {ref for ref in references if f"/staff/cases/{ref}" in html}
+        assert ('rel="next"' in html) == (page < 3)
+    assert seen == references
