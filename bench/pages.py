@@ -37,6 +37,7 @@ PAGES = [
     Page("case list, search", "officer", "/staff/cases?q={sample_case_reference}"),
     Page("case page, 200 entries", "officer", "/staff/cases/{big_case_reference}"),
     Page("statistics", "manager", "/staff/statistics"),
+    Page("statistics, publishable report", "manager", "/staff/statistics/publishable"),
     Page("my cases", "student", "/cases"),
     Page("my consents", "student", "/consents"),
 ]

@@ -60,6 +60,7 @@ def defaults(instance_path: str) -> dict:
         "STUDENT_IDLE_MINUTES": int(env.get("STUDENT_IDLE_MINUTES", 30)),
         "STUDENT_ABSOLUTE_HOURS": int(env.get("STUDENT_ABSOLUTE_HOURS", 12)),
         "REFERENCE_CACHE_SECONDS": int(env.get("REFERENCE_CACHE_SECONDS", 30)),
+        "STATS_CACHE_SECONDS": int(env.get("STATS_CACHE_SECONDS", 60)),
         "STAFF_IDLE_MINUTES": int(env.get("STAFF_IDLE_MINUTES", 15)),
         "STAFF_ABSOLUTE_HOURS": int(env.get("STAFF_ABSOLUTE_HOURS", 8)),
         # Staff security and the data lifecycle (shared/mfa.py, shared/staff_policy.py, shared/retention.py).

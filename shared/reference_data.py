@@ -43,15 +43,29 @@ def _store() -> dict:
 
 
 def _cached(name: str, load: Callable):
-    ttl = current_app.config.get("REFERENCE_CACHE_SECONDS", 30)
+    return kept(name, load, current_app.config.get("REFERENCE_CACHE_SECONDS", 30))
+
+
+def kept(name: str, load: Callable, seconds: float):
+    """`load()`, kept by this worker under `name` for `seconds` (0: not kept). Also used by other per-worker
+    copies (the statistics page) so that one store is cleared and expired in one way."""
     store, now = _store(), time.monotonic()
     hit = store.get(name)
     if hit is not None and hit[0] > now:
         return hit[1]
     value = load()
-    if ttl > 0:
-        store[name] = (now + ttl, value)
+    for stale in [key for key, (expires, _) in store.items() if expires <= now]:
+        store.pop(stale, None)  # copies for filters nobody asks for again do not pile up
+    if seconds > 0:
+        store[name] = (now + seconds, value)
     return value
+
+
+def forget(prefix: str) -> None:
+    """Forget every copy whose name starts with `prefix`."""
+    store = _store()
+    for name in [name for name in store if name.startswith(prefix)]:
+        store.pop(name, None)
 
 
 def clear(app=None, *names: str) -> None:
@@ -93,10 +107,7 @@ def _forget_changed(session, _flush_context) -> None:
     if not has_app_context():
         return
     changed = [*session.new, *session.dirty, *session.deleted]
-    names = []
     if any(isinstance(obj, ListItem) for obj in changed):
-        names += [name for name in _store() if name.startswith("lists")]
+        forget("lists")
     if any(isinstance(obj, Staff) for obj in changed):
-        names.append("staff")
-    if names:
-        clear(None, *names)
+        clear(None, "staff")

@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, case, extract, func, literal_column, select, tuple_
+from flask import current_app, has_app_context
+from sqlalchemy import and_, case, event, extract, func, literal_column, select, tuple_
+from sqlalchemy.orm import Session
 
+from shared import reference_data
 from shared.errors import ServiceError
 from shared.extensions import db
 from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, ListKind, Staff, utcnow
@@ -176,20 +179,14 @@ def duration(start, end, conditions: list) -> Duration:
 
 
 def labels(kind: ListKind) -> list[tuple[str, str]]:
-    """(code, label) of a service list in its order, retired items included (old cases keep them)."""
-    rows = db.session.execute(
-        select(ListItem.code, ListItem.label).where(ListItem.kind == kind.value).order_by(ListItem.position, ListItem.label)
-    )
-    return [(code, label) for code, label in rows]
+    """(code, label) of a service list in its order, retired items included (old cases keep them). From the
+    worker's copy of the lists (shared.reference_data), so the tables cost no query for their labels."""
+    return [(item.code, item.label) for item in reference_data.list_items() if item.kind == kind.value]
 
 
 def area_choices() -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(ListItem.code, ListItem.label)
-        .where(ListItem.kind == ListKind.AREA.value, ListItem.active.is_(True))
-        .order_by(ListItem.position)
-    )
-    return [(code, label) for code, label in rows]
+    return [(item.code, item.label) for item in reference_data.list_items()
+            if item.kind == ListKind.AREA.value and item.active]
 
 
 # --- tables -------------------------------------------------------------------------------------------
@@ -337,9 +334,7 @@ def case_breakdowns(filters: Filters) -> list[Breakdown]:
 def _college_by_area_group(college_area: dict) -> tuple[list[tuple[str, list[int]]], bool]:
     """College x kind of concern (academic, welfare; 'Other' only if an area has no group), from the
     (college, area) counts: areas are put in their groups per counted group, not per case."""
-    area_groups = dict(db.session.execute(
-        select(ListItem.code, ListItem.group).where(ListItem.kind == ListKind.AREA.value)
-    ).all())
+    area_groups = {item.code: item.group for item in reference_data.list_items() if item.kind == ListKind.AREA.value}
     groups = [code for code, _ in AREA_GROUPS]
     by_college: dict = {}
     other = False
@@ -473,8 +468,45 @@ class InternalReport:
     workload: Breakdown | None
 
 
+_CACHE = "statistics:"
+# What the internal report is computed from: a write to any of these through this worker clears its copies.
+_REPORT_TABLES = frozenset(model.__table__.name for model in (
+    Case, Consent, Disclosure, BreachRecord, AccessRequest, ListItem, Staff))
+
+
 def internal_report(filters: Filters, *, include_workload: bool, now: datetime | None = None) -> InternalReport:
-    """Everything the statistics page shows staff, exactly. Workload only for managers and the administrator."""
+    """Everything the statistics page shows staff, exactly. Workload only for managers and the administrator.
+
+    Kept by each worker for STATS_CACHE_SECONDS per set of filters (0: computed every time): at 100,000
+    cases the aggregates take longer than a page should. A change written through this worker's session
+    clears the copies at once; another worker's change shows within those seconds, and so do the ages of
+    open cases. An explicit `now` is never cached."""
+    if now is not None:
+        return _compute_internal_report(filters, include_workload=include_workload, now=now)
+    return reference_data.kept(
+        f"{_CACHE}{filters!r}:{include_workload}",
+        lambda: _compute_internal_report(filters, include_workload=include_workload),
+        current_app.config.get("STATS_CACHE_SECONDS", 60),
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flush(session, _flush_context) -> None:
+    if has_app_context() and any(obj.__table__.name in _REPORT_TABLES for obj in
+                                 (*session.new, *session.dirty, *session.deleted) if hasattr(obj, "__table__")):
+        reference_data.forget(_CACHE)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_after_bulk_write(state) -> None:
+    """Bulk INSERT / UPDATE / DELETE statements sent through the session do not flush objects."""
+    if has_app_context() and (state.is_insert or state.is_update or state.is_delete):
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in _REPORT_TABLES:
+            reference_data.forget(_CACHE)
+
+
+def _compute_internal_report(filters: Filters, *, include_workload: bool, now: datetime | None = None) -> InternalReport:
     return InternalReport(
         filters=filters,
         cases=case_breakdowns(filters),
