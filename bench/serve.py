@@ -10,7 +10,8 @@ import os
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from bench.floor import create_floor_app
-from wsgi import create_app
+from wsgi import create_app, settle_after_startup
 
 project = create_app()
 app = DispatcherMiddleware(project, {"/__floor": create_floor_app(os.environ["DATABASE_URL"])})
+settle_after_startup()  # as wsgi:app does

@@ -1,4 +1,5 @@
-"""case lists at scale: partial indexes for the dashboard's open cases, status and area for the list
+"""case lists at scale: partial indexes for the dashboard's open cases; status and area, and opening time
+with the id (a late page's ids from the index alone), for the list
 
 Revision ID: 0008_open_cases
 Revises: 0004_consent
@@ -23,12 +24,16 @@ def upgrade():
         batch_op.create_index('ix_cases_open_officer_deadline', ['assigned_to_id', 'deadline', 'opened_at'],
                               unique=False, sqlite_where=OPEN_CASE, postgresql_where=OPEN_CASE)
         batch_op.create_index('ix_cases_status_area_opened', ['status', 'area_code', 'opened_at'], unique=False)
+        batch_op.create_index('ix_cases_opened_id', ['opened_at', 'id'], unique=False)
+        batch_op.drop_index('ix_cases_opened')
         batch_op.create_index('ix_cases_open_officer_opened', ['assigned_to_id', 'opened_at'],
                               unique=False, sqlite_where=OPEN_CASE, postgresql_where=OPEN_CASE)
 
 
 def downgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_opened', ['opened_at'], unique=False)
+        batch_op.drop_index('ix_cases_opened_id')
         batch_op.drop_index('ix_cases_status_area_opened')
         batch_op.drop_index('ix_cases_open_officer_opened')
         batch_op.drop_index('ix_cases_open_officer_deadline')

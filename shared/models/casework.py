@@ -75,7 +75,7 @@ class Case(Base):
         Index("ix_cases_area_opened", "area_code", "opened_at"),
         Index("ix_cases_college_opened", "college_code", "opened_at"),
         Index("ix_cases_deadline", "deadline"),
-        Index("ix_cases_opened", "opened_at"),
+        Index("ix_cases_opened_id", "opened_at", "id"),  # newest first, read from the index alone
         Index("ix_cases_deadline_sort", "deadline", "id"),  # the list's "deadline soonest" page, no sort
         Index("ix_cases_awaiting_reply", "awaiting_reply_since"),
         # The dashboard's open cases (a small part of all cases, once the service has run for years): an
