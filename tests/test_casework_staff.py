@@ -87,6 +87,7 @@ def test_amending_an_entry_keeps_every_earlier_version_visible(db, student, offi
     case = make_case(student)
     entry = casework.add_entry(officer, case.reference, "note", casework.utcnow(), "Met the student on Tuesday.")
     url = f"/staff/cases/{case.reference}/entries/{entry.id}/amend"
+    assert f'href="{url}"' in officer_browser.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     assert "Met the student on Tuesday." in officer_browser.get(url).get_data(as_text=True)
     resp = officer_browser.submit(url, {"text": "Met the student on Wednesday.", "reason": ""})
     assert "Enter why you are amending it." in resp.get_data(as_text=True)
