@@ -587,6 +587,7 @@ def student_sends_message(student: Student, reference: str, body: str,
         db.session.flush()
         for upload in uploads:
             stored.append(documents.add(upload, student_id=student.id, case_id=case.id, message_id=message.id))
+        db.session.flush()  # the documents' ids, for the audit event
         if case.awaiting_reply_since is None:
             case.awaiting_reply_since = message.sent_at
         if case.status == CaseStatus.WAITING.value:  # the student has answered
