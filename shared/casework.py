@@ -384,14 +384,15 @@ def _attach(uploads: list[Upload] | None, field_name: str = "documents") -> list
 
 @contextmanager
 def _committing(stored: list[Document]):
-    """Commit once at the end; if anything fails first, roll back and remove the encrypted files written
-    so far, so there is never a partial case, message or orphaned file."""
+    """Commit once at the end; if anything fails first, remove the encrypted files written so far and roll
+    back, so there is never a partial case, message or orphaned file. The files go first: when the database
+    has dropped the connection the rollback fails too, and must not leave them behind."""
     try:
         yield
         db.session.commit()
     except Exception:
-        db.session.rollback()
         documents.remove_files(stored)
+        db.session.rollback()
         raise
 
 
