@@ -386,14 +386,15 @@ def _attach(uploads: list[Upload] | None, field_name: str = "documents") -> list
 
 @contextmanager
 def _committing(stored: list[Document]):
-    """Commit once at the end; if anything fails first, roll back and remove the encrypted files written
-    so far, so there is never a partial case, message or orphaned file."""
+    """Commit once at the end; if anything fails first, remove the encrypted files written so far and roll
+    back, so there is never a partial case, message or orphaned file. The files go first: when the database
+    has dropped the connection the rollback fails too, and must not leave them behind."""
     try:
         yield
         db.session.commit()
     except Exception:
-        db.session.rollback()
         documents.remove_files(stored)
+        db.session.rollback()
         raise
 
 
@@ -589,6 +590,7 @@ def student_sends_message(student: Student, reference: str, body: str,
         db.session.flush()
         for upload in uploads:
             stored.append(documents.add(upload, student_id=student.id, case_id=case.id, message_id=message.id))
+        db.session.flush()  # the documents' ids, for the audit event
         if case.awaiting_reply_since is None:
             case.awaiting_reply_since = message.sent_at
         if case.status == CaseStatus.WAITING.value:  # the student has answered

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+from sqlalchemy import select
 
 from bench import harness, run
 from bench.pages import PAGES, Page
@@ -62,6 +63,7 @@ def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_window
     from shared import audit
     from shared.models import Student
 
+    before = lf.baseline(app)
     kept = Student(email="load-kept@example.ac.uk", password_hash="-")
     db.session.add(kept)
     db.session.flush()
@@ -70,25 +72,65 @@ def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_window
     log = lf.Log()
     log.faults = {"worker_killed": [5.0, 5.5], "database_down": [10.0, 14.0]}
     log.requests = [
-        (1.0, "student", "/home", 200, False, ""),
-        (5.2, "officer", "/staff/", 0, False, "ConnectionResetError"),  # the killed worker: allowed
-        (11.0, "student", "/home", 503, True, ""),  # friendly 503 during the outage: allowed
-        (20.0, "student", "/home", 503, True, ""),  # long after the outage: not allowed
-        (12.0, "officer", "/staff/", 500, False, ""),  # never allowed
+        (1.0, "student", "/home", 200, False, "", 1.1),
+        (5.2, "officer", "/staff/", 0, False, "ConnectionResetError", 5.3),  # the killed worker: allowed
+        (11.0, "student", "/home", 503, True, "", 11.1),  # friendly 503 during the outage: allowed
+        (9.0, "student", "POST /ask", 503, True, "", 10.2),  # sent before, answered during: allowed
+        (20.0, "student", "/home", 503, True, "", 20.1),  # long after the outage: not allowed
+        (12.0, "officer", "/staff/", 500, False, "", 12.1),  # never allowed
+        (12.5, "student", "/home", 429, False, "", 12.6),  # a rate limit is an error, never a success
     ]
-    log.submissions = [(1.0, "load-kept@example.ac.uk", True, 200), (2.0, "load-lost@example.ac.uk", True, 200),
-                       (11.0, "load-failed@example.ac.uk", False, 503)]
+    log.submissions = [(1.0, "register", "load-kept@example.ac.uk", True, 200, 1),
+                       (2.0, "register", "load-lost@example.ac.uk", True, 200, 2),
+                       (11.0, "register", "load-failed@example.ac.uk", False, 503, 3)]
     health = [(14.05, 503), (14.3, 200)]
-    report = lf.analyse(app, lf.WRITES["register"], log, health)
-    assert report["lost"] == ["load-lost@example.ac.uk"]
-    assert report["partial"] == [] and report["duplicated"] == []
+    report = lf.analyse(app, [lf.WRITES["register"]], log, health, before)
+    register = report["writes"]["register"]
+    assert register["lost"] == ["load-lost@example.ac.uk"] and register["retried"] == 2
+    assert register["partial"] == [] and register["duplicated"] == [] and register["failed"] == 1
     assert report["recovery_seconds"] == 0.3
     assert report["http_500"] == 1
-    assert sorted(e[0] for e in report["errors_outside_fault_windows"]) == [12.0, 20.0]
+    assert sorted(e[0] for e in report["errors_outside_fault_windows"]) == [12.0, 12.5, 20.0]
     report.update(audit="OK: 1 events, chain intact", final_requests_ok=True, seconds=1, workers=1,
-                  postgres="test", students=1, officers=1, write="register")
+                  postgres="test", students=1, officers=1)
     text, passed = lf.render(report)
     assert not passed and "[FAIL] no lost submissions" in text and "[ok] audit chain verifies" in text
+    assert len(text.splitlines()) <= 24  # one screen
+
+
+def test_load_writes_find_their_records_through_the_encrypted_text_and_report_partial_ones(app, db):
+    """Casework free text is encrypted at rest: the load test finds each submission by the marker in its
+    decrypted text, and a record without its audit event or a document without its file is partial."""
+    from bench import load_faults as lf
+    from shared import casework, documents
+    from shared.documents import Upload
+    from shared.models import Document, utcnow
+    from tests import factories
+    from tests.factories_casework import PDF, make_case
+
+    student, officer = factories.make_student(), factories.make_staff()
+    before = lf.baseline(app)
+    markers = [lf.new_marker() for _ in range(4)]
+    case = make_case(student, what_happened=f"{markers[0]} what happened", uploads=[Upload("a.pdf", PDF)])
+    casework.student_sends_message(student, case.reference, f"{markers[1]} an update")
+    casework.add_entry(officer, case.reference, "note", utcnow(), f"{markers[2]} a note")
+    keys = {"case": [f"{student.id}:{markers[0]}", f"{student.id}:{markers[3]}"],
+            "message": [f"{case.reference}:{markers[1]}", f"{case.reference}:{markers[3]}"],
+            "entry": [f"{case.reference}:{markers[2]}", f"{case.reference}:{markers[3]}"]}
+    for name, (stored, missing) in keys.items():
+        assert lf.WRITES[name].count(app, [stored, missing]) == {stored: 1, missing: 0}, name
+        assert lf.WRITES[name].partial(app, before) == [], name
+    assert lf.orphan_files(app, 0) == []
+    document = db.session.scalar(select(Document))
+    (documents.storage_dir() / document.uid).unlink()
+    assert lf.WRITES["case"].partial(app, before) == [f"case {case.reference}: document {document.id} has no file"]
+    # an entry without its first version
+    from shared.models import CaseEntryVersion
+
+    db.session.execute(CaseEntryVersion.__table__.delete())
+    db.session.commit()
+    problems = lf.WRITES["entry"].partial(app, before)
+    assert any("has versions [], current 1" in p for p in problems) and any("has no text" in p for p in problems)
 
 
 @pytest.mark.parametrize("tool", ["wrk", "python"])

@@ -139,6 +139,17 @@ def test_students_attach_documents_to_messages(db, student, student_browser, off
     assert officer_browser.get(f"/staff/documents/{document.id}").status_code == 200
 
 
+def test_the_message_audit_event_names_the_documents_sent_with_it(db, student):
+    """Found by the load test: the event listed [None] for each document, so the record could not say which
+    files came with which message."""
+    case = make_case(student)
+    message = casework.student_sends_message(student, case.reference, "Two letters attached.",
+                                             [Upload("a.png", PNG), Upload("b.pdf", PDF)])
+    sent = sorted(db.session.scalars(select(Document.id).where(Document.message_id == message.id)))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "message.sent"))
+    assert len(sent) == 2 and sorted(event.details["documents"]) == sent
+
+
 def test_service_refuses_an_empty_file(ctx):
     with pytest.raises(documents.DocumentRefused):
         documents.check(Upload("empty.pdf", b""))

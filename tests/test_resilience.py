@@ -1,7 +1,10 @@
 """Staying up: while the database is away the service answers with its friendly 503 page, never a bare 500,
 and the app keeps nothing between requests, so any worker (or host) can serve any request."""
 
+import io
+
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared import sessions
@@ -42,6 +45,65 @@ def test_the_health_check_reports_the_database_down(client, monkeypatch):
         monkeypatch.setattr(db.session, "execute", down)
         response = client.get("/healthz")
     assert response.status_code == 503 and response.get_json()["database"] == "down"
+
+
+def _fails_once(monkeypatch, target, name, error):
+    """`target.name` raises `error` the first time it is called, then behaves as before."""
+    original = getattr(target, name)
+    calls = []
+
+    def once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, once)
+    return calls
+
+
+def test_a_page_made_before_the_database_drops_its_connection_is_still_served(db, officer_browser, monkeypatch):
+    """The case list reads after recording the view, so its transaction is still open when the request ends;
+    if the database drops the connection just then, the closing rollback fails. The page is made: it is
+    served, not replaced by a bare 500 (found by the load test restarting PostgreSQL), and the next request
+    works."""
+    from flask import request_finished
+
+    dialect = db.engine.dialect
+
+    rollbacks = []
+
+    def drop_connection(app, **_extra):  # the page is made; now the connection goes
+        rollbacks.append(_fails_once(monkeypatch, dialect, "do_rollback",
+                                     dialect.loaded_dbapi.OperationalError("server closed the connection")))
+
+    with request_finished.connected_to(drop_connection):
+        response = officer_browser.get("/staff/cases")
+    assert rollbacks and rollbacks[0], "the request ended without a rollback: the failure was never reached"
+    assert response.status_code == 200 and "Cases" in response.get_data(as_text=True)
+    assert officer_browser.get("/staff/").status_code == 200
+
+
+def test_a_case_form_cut_off_by_the_database_leaves_no_document_file(app, db, student_browser, monkeypatch):
+    """The database goes away while a case with a document is being saved, and the rollback fails too (the
+    connection is gone): the student gets the 503 page, and neither the case nor the encrypted file remains."""
+    from shared import documents, mail
+    from shared.models import Case
+    from tests.factories_casework import PDF, intake_form
+
+    before = set(documents.storage_dir().iterdir())
+
+    def database_gone(*_args, **_kwargs):
+        raise _lost_connection(OperationalError)
+
+    monkeypatch.setattr(mail, "send", database_gone)  # the last step before the commit
+    _fails_once(monkeypatch, db.session, "rollback", _lost_connection(OperationalError))
+    response = student_browser.submit("/ask", {**intake_form(), "documents": (io.BytesIO(PDF), "letter.pdf")},
+                                      content_type="multipart/form-data")
+    assert response.status_code == 503 and "The service is unavailable" in response.get_data(as_text=True)
+    monkeypatch.undo()
+    assert set(documents.storage_dir().iterdir()) == before
+    assert db.session.scalar(select(func.count(Case.id))) == 0
 
 
 def test_a_signed_in_session_works_on_any_worker(app, ctx, student):
