@@ -68,11 +68,41 @@ def forget(prefix: str) -> None:
         store.pop(name, None)
 
 
-def clear(app=None, *names: str) -> None:
-    """Forget the copies (all, or those named): the next use reads the database again."""
-    store = (app or current_app).extensions.setdefault(_KEY, {})
-    for name in names or list(store):
-        store.pop(name, None)
+def clear(app) -> None:
+    """Forget every copy of `app`'s: the next use reads the database again."""
+    app.extensions.setdefault(_KEY, {}).clear()
+
+
+# (tables, prefix): a write through this worker's session to one of the tables forgets those copies.
+_FORGET_ON_WRITE: list[tuple[frozenset[str], str]] = []
+
+
+def forget_on_write(prefix: str, *models) -> None:
+    """Forget the copies named `prefix...` whenever this worker writes to one of these models' tables,
+    whether by flushing objects or by a bulk INSERT, UPDATE or DELETE sent through the session."""
+    _FORGET_ON_WRITE.append((frozenset(model.__table__.name for model in models), prefix))
+
+
+def _forget_written(tables: set[str]) -> None:
+    for watched, prefix in _FORGET_ON_WRITE:
+        if watched & tables:
+            forget(prefix)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flush(session, _flush_context) -> None:
+    if has_app_context():
+        _forget_written({table.name for obj in (*session.new, *session.dirty, *session.deleted)
+                         if (table := getattr(obj, "__table__", None)) is not None})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_after_bulk_write(state) -> None:
+    """Bulk INSERT / UPDATE / DELETE statements sent through the session do not flush objects."""
+    if has_app_context() and (state.is_insert or state.is_update or state.is_delete):
+        table = getattr(state.statement, "table", None)
+        if table is not None:
+            _forget_written({table.name})
 
 
 def list_items() -> tuple[Item, ...]:
@@ -102,12 +132,5 @@ def active_staff() -> tuple[StaffName, ...]:
     return _cached("staff", load)
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_changed(session, _flush_context) -> None:
-    if not has_app_context():
-        return
-    changed = [*session.new, *session.dirty, *session.deleted]
-    if any(isinstance(obj, ListItem) for obj in changed):
-        forget("lists")
-    if any(isinstance(obj, Staff) for obj in changed):
-        clear(None, "staff")
+forget_on_write("lists", ListItem)
+forget_on_write("staff", Staff)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from flask import current_app, has_app_context
-from sqlalchemy import and_, case, event, extract, func, literal_column, select, tuple_
-from sqlalchemy.orm import Session
+from flask import current_app
+from sqlalchemy import and_, case, extract, func, literal_column, select, tuple_
 
 from shared import reference_data
 from shared.errors import ServiceError
@@ -469,9 +468,6 @@ class InternalReport:
 
 
 _CACHE = "statistics:"
-# What the internal report is computed from: a write to any of these through this worker clears its copies.
-_REPORT_TABLES = frozenset(model.__table__.name for model in (
-    Case, Consent, Disclosure, BreachRecord, AccessRequest, ListItem, Staff))
 
 
 def internal_report(filters: Filters, *, include_workload: bool, now: datetime | None = None) -> InternalReport:
@@ -490,20 +486,8 @@ def internal_report(filters: Filters, *, include_workload: bool, now: datetime |
     )
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_after_flush(session, _flush_context) -> None:
-    if has_app_context() and any(obj.__table__.name in _REPORT_TABLES for obj in
-                                 (*session.new, *session.dirty, *session.deleted) if hasattr(obj, "__table__")):
-        reference_data.forget(_CACHE)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _forget_after_bulk_write(state) -> None:
-    """Bulk INSERT / UPDATE / DELETE statements sent through the session do not flush objects."""
-    if has_app_context() and (state.is_insert or state.is_update or state.is_delete):
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in _REPORT_TABLES:
-            reference_data.forget(_CACHE)
+# What the internal report is computed from: a write to any of these through this worker forgets its copies.
+reference_data.forget_on_write(_CACHE, Case, Consent, Disclosure, BreachRecord, AccessRequest, ListItem, Staff)
 
 
 def _compute_internal_report(filters: Filters, *, include_workload: bool, now: datetime | None = None) -> InternalReport:

@@ -36,8 +36,18 @@ def test_another_worker_sees_a_change_within_the_cache_time(app, db, admin, offi
     monkeypatch.setattr(reference_data.time, "monotonic", lambda: clock[0])
     make_case(student, area_code="housing")
     assert "Housing" in officer_browser.get("/staff/cases").get_data(as_text=True)
-    db.session.execute(ListItem.__table__.update().where(ListItem.code == "housing").values(label="Homes"))
-    db.session.commit()  # underneath the ORM, as another process would
+    db.session.commit()
+    with db.engine.begin() as conn:  # underneath the worker's session, as another worker would
+        conn.execute(ListItem.__table__.update().where(ListItem.code == "housing").values(label="Homes"))
     assert "Homes" not in officer_browser.get("/staff/cases").get_data(as_text=True)
     clock[0] += app.config["REFERENCE_CACHE_SECONDS"] + 1
+    assert "Homes" in officer_browser.get("/staff/cases").get_data(as_text=True)
+
+
+def test_a_bulk_update_through_the_worker_shows_at_once(db, officer_browser, student):
+    """A bulk UPDATE sent through the worker's session flushes no object, and still clears the copy."""
+    make_case(student, area_code="housing")
+    assert "Housing" in officer_browser.get("/staff/cases").get_data(as_text=True)
+    db.session.execute(ListItem.__table__.update().where(ListItem.code == "housing").values(label="Homes"))
+    db.session.commit()
     assert "Homes" in officer_browser.get("/staff/cases").get_data(as_text=True)
