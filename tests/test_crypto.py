@@ -92,6 +92,24 @@ def test_values_carry_their_key_id_and_old_keys_still_open(app, db, student):
     db.session.rollback()
 
 
+def test_a_value_read_as_a_plain_column_opens_only_with_its_own_row(db, student):
+    """Pages that read many rows as plain columns open each value with the row's uid: the same binding."""
+    first = _case(db, student)
+    token, uid = first._what_happened_enc, first.uid
+    assert Case.what_happened.open(token, uid) == MARKER
+    assert Case.what_happened.open(None, uid) is None
+    with pytest.raises(crypto.DecryptionError):
+        Case.what_happened.open(token, "0" * 32)  # another row's uid
+    with pytest.raises(crypto.DecryptionError):
+        Case.outcome_wanted.open(token, uid)  # another column
+
+
+@pytest.mark.parametrize("token", ["", "v1", "v1:t1", "v1:t1:%%%not-base64%%%"])
+def test_a_malformed_value_is_a_decryption_error(ctx, token):
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt_text(token, "ctx")
+
+
 def test_unknown_key_id_is_a_clear_error(app, ctx):
     blob = crypto.encrypt_bytes(b"x", "ctx")
     with pytest.raises(crypto.DecryptionError, match="no key"):
