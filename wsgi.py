@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+import select
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 
 from shared import transactions
 
@@ -62,6 +65,17 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _drop_closed_connections(dbapi_connection, _record, _proxy):
+    """PostgreSQL: a pooled connection whose server has gone (a restart, a failover, an idle timeout) is
+    replaced before use. The server says goodbye on the socket, so an idle connection with something to
+    read is a closed one: a check without a round trip, where `pool_pre_ping` costs one on every request."""
+    if type(dbapi_connection).__module__.startswith("psycopg") and (
+        dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]
+    ):
+        raise DisconnectionError("the server closed this connection")  # the pool connects afresh
 
 
 @event.listens_for(Engine, "begin")

@@ -47,6 +47,7 @@ def defaults(instance_path: str) -> dict:
             env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'advice.db'}"
         ),
         "ALLOW_SQLITE_IN_PRODUCTION": _bool(env.get("ALLOW_SQLITE_IN_PRODUCTION")),
+        "DATABASE_PRE_PING": _bool(env.get("DATABASE_PRE_PING")),
         "SECRET_KEY": env.get("SECRET_KEY"),
         "AUDIT_HMAC_KEY": env.get("AUDIT_HMAC_KEY"),
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
@@ -134,13 +135,15 @@ def load(app, overrides: dict | None = None) -> None:
                 generated = generated or _local_secrets(app.instance_path)
                 config[name] = generated[name]
     _check_threshold(config)
-    # A server connection can drop between requests (a restart, a failover): test it as it leaves the pool.
-    # An SQLite file cannot, and the test would only cost every request a statement.
+    # A server connection can drop between requests (a restart, a failover): wsgi's pool checkout hook
+    # replaces one the server has closed, without a round trip. DATABASE_PRE_PING=1 adds SQLAlchemy's
+    # pre-ping (a statement on every checkout), for networks that can drop a connection silently.
     # PostgreSQL's JIT compiles a query whose estimate looks expensive, taking hundreds of milliseconds
     # for a page's small indexed queries: off for this short-query application.
     sqlite = config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": False} if sqlite else
-                      {"pool_pre_ping": True, "connect_args": {"options": "-c jit=off"}})
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {} if sqlite else
+                      {"pool_pre_ping": bool(config["DATABASE_PRE_PING"]),
+                       "connect_args": {"options": "-c jit=off"}})
     app.config.update(config)
     app.extensions["encryption_keys"] = parse_keys(config["ENCRYPTION_KEYS"])
 

@@ -12,7 +12,12 @@ cannot upgrade to a writer: SQLite answers "database is locked" at once instead 
   `BEGIN IMMEDIATE` one opened in its place. The lock is held from that write to the commit, not for the
   whole request: signed-in pages no longer queue behind each other while they render;
 - commands and tests keep a plain BEGIN.
-PostgreSQL needs none of this (row locks, MVCC): the hooks return at once there.
+
+PostgreSQL needs no write lock (row locks, MVCC), but each BEGIN and ROLLBACK is a round trip to the
+server, and a page view's reads gain nothing from a transaction: under READ COMMITTED every statement
+takes its own snapshot anyway. So a page view reads in autocommit (one round trip a statement, nothing to
+end), and at its first write the connection leaves autocommit: the writes, and whatever follows them until
+the commit, are one transaction as everywhere else. Everything else begins as usual.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # below (COMMIT, BEGIN IMMEDIATE) would end it.
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
 _WRITER = "sqlite_writer"  # connection.info key: this transaction holds the write lock
+_READING = "postgresql_reading"  # connection.info key: this page view has only read, in autocommit
 
 
 @contextmanager
@@ -52,12 +58,29 @@ def begin_immediately() -> bool:
 
 
 def on_begin(conn) -> None:
-    """Engine 'begin' hook: SQLite's BEGIN, immediate or deferred as above."""
+    """Engine 'begin' hook: SQLite's BEGIN, immediate or deferred; PostgreSQL's autocommit reads (above)."""
+    if conn.dialect.name == "postgresql":
+        _postgresql_begin(conn)
+        return
     if conn.dialect.name != "sqlite":
         return
     immediate = begin_immediately()
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
     conn.info[_WRITER] = immediate
+
+
+def _postgresql_begin(conn) -> None:
+    # The connection is idle here (its last transaction has ended), so autocommit may change.
+    reading = _page_view()
+    dbapi_connection = conn.connection.dbapi_connection
+    if conn.info.get(_READING):  # autocommit is still on from an earlier page view
+        if not reading:
+            dbapi_connection.autocommit = False
+    elif reading:
+        if dbapi_connection.autocommit:
+            return  # the caller chose AUTOCOMMIT itself: leave it to them
+        dbapi_connection.autocommit = True
+    conn.info[_READING] = reading
 
 
 def _is_write(statement: str) -> bool:
@@ -69,8 +92,15 @@ def _is_write(statement: str) -> bool:
     return head.startswith("WITH") and any(w in statement.upper() for w in _WRITES[:4])
 
 
-def before_execute(conn, cursor, statement, _parameters, _context, _executemany) -> None:
-    """Engine 'before_cursor_execute' hook: a page view's first write takes the lock (see above)."""
+def before_execute(conn, cursor, statement, _parameters, context, _executemany) -> None:
+    """Engine 'before_cursor_execute' hook: a page view's first write takes the lock, or on PostgreSQL
+    opens the transaction (see above), as does a read through a server-side cursor (a streamed export),
+    which PostgreSQL only keeps inside a transaction."""
+    if conn.info.get(_READING):
+        if _is_write(statement) or (context is not None and context.execution_options.get("stream_results")):
+            conn.connection.dbapi_connection.autocommit = False  # psycopg sends BEGIN before this statement
+            conn.info[_READING] = False
+        return
     if conn.dialect.name != "sqlite" or conn.info.get(_WRITER, True) or not _is_write(statement):
         return
     if conn.in_transaction() and _page_view():

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, abort, g, jsonify, render_template, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -94,9 +105,27 @@ def too_large_message() -> str:
     )
 
 
+def _remembering_url_for():
+    """Templates' url_for: a link without arguments (the navigation's, on every page) is built once per
+    endpoint and mount point, not on every page; anything else goes to Flask's url_for as before."""
+    built: dict[tuple[str, str], str] = {}
+
+    def template_url_for(endpoint: str, **values) -> str:
+        if values or endpoint.startswith(".") or not has_request_context():
+            return url_for(endpoint, **values)
+        key = (endpoint, request.script_root)
+        url = built.get(key)
+        if url is None:
+            url = built[key] = url_for(endpoint)
+        return url
+
+    return template_url_for
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(health)
     app.wsgi_app = ReadUnreadBody(app.wsgi_app)
+    app.jinja_env.globals["url_for"] = _remembering_url_for()
 
     @login_manager.user_loader
     def load_user(token: str):
