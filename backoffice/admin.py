@@ -21,7 +21,7 @@ from backoffice.forms import (
 from shared import audit, audit_viewer, erasure, mfa, retention, service_lists, sessions, staff_admin
 from shared.authz import roles
 from shared.errors import NotFound, ServiceError
-from shared.forms import ConfirmForm
+from shared.forms import ConfirmForm, record_number
 
 ADMIN = ("admin",)
 MANAGERS = ("manager", "admin")
@@ -199,9 +199,9 @@ def _audit_filters(form: AuditFilterForm) -> audit_viewer.Filters | None:
                                                                          key=lambda kv: kv[1])]
     if not form.validate():
         return None
-    filters = audit_viewer.Filters(action=form.action.data or None, date_from=form.date_from.data,
+    filters = audit_viewer.Filters(action=(form.action.data or "").strip() or None, date_from=form.date_from.data,
                                    date_to=form.date_to.data,
-                                   staff_id=int(form.staff.data) if form.staff.data else None)
+                                   staff_id=record_number(form.staff.data))
     try:
         filters.student_id = audit_viewer.find_student(form.student.data)
     except NotFound as exc:

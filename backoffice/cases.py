@@ -27,7 +27,7 @@ from shared import casework, documents
 from shared.casework import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
 from shared.casework_web import or_404, send_download, show_errors, uploads_from
 from shared.errors import NotFound, ServiceError
-from shared.forms import Form, WholeNumber
+from shared.forms import Form, WholeNumber, record_number
 from shared.models import utcnow
 
 bp.add_app_template_filter(casework.to_local, "local")
@@ -94,8 +94,13 @@ def _officer_choices(blank: str) -> list[tuple[str, str]]:
     return [("", blank)] + [(str(s.id), f"{s.name} ({s.job_title})") for s in casework.staff_choices()]
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+def _page_number(value: str | None) -> int:
+    """?page=N from the start, ?page=-N from the end (-1: the last page); anything else is page 1."""
+    value = (value or "").strip()
+    number = record_number(value.removeprefix("-"))
+    if not number:  # none, or 0
+        return 1
+    return -number if value.startswith("-") else number
 
 
 # ---------------------------------------------------------------------------------------------- dashboard, list
@@ -114,7 +119,7 @@ def cases():
         status=args.get("status", ""), area=args.get("area", ""), officer=args.get("officer", ""),
         college=args.get("college", ""), q=args.get("q", "")[:200], sort=args.get("sort", "newest"),
     )
-    page = casework.list_cases(current_user, filters, _int_or_none(args.get("page")) or 1)
+    page = casework.list_cases(current_user, filters, _page_number(args.get("page")))
     labels = casework.labels()
     return render_template(
         "backoffice/cases/list.html", page=page, filters=filters, labels=labels, statuses=STAFF_STATUS,
@@ -222,7 +227,7 @@ def case_amend_entry(reference, entry_id):
 def case_assign(reference):
     form = AssignForm(prefix="assign")
     return _act(reference, "assign_form", form,
-                lambda: casework.assign(current_user, reference, _int_or_none(form.officer_id.data)),
+                lambda: casework.assign(current_user, reference, record_number(form.officer_id.data)),
                 "The assignment has been changed.", "#actions")
 
 
@@ -259,7 +264,7 @@ def case_appointment(reference):
             current_user, reference, day=form.day.data, at=form.at.data,
             duration_minutes=form.duration_minutes.data or 0, mode=form.mode.data or "",
             location=form.location.data, private_room=form.private_room.data,
-            officer_id=_int_or_none(form.officer_id.data),
+            officer_id=record_number(form.officer_id.data),
         ),
         "The appointment has been added. The student has been told to sign in to see it.", "#appointments",
     )

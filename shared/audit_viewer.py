@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from shared import audit
 from shared.errors import NotFound
 from shared.extensions import db
+from shared.forms import record_number
 from shared.models import AuditEvent, Case, Staff, Student
 
 PAGE_SIZE = 100
@@ -42,7 +43,7 @@ def find_student(value: str | None) -> int | None:
     if not value:
         return None
     if value.isdigit():
-        student_id = int(value)
+        student_id = record_number(value)
     else:
         student_id = db.session.scalar(select(Student.id).where(func.lower(Student.email) == value.lower()))
     if student_id is None or db.session.get(Student, student_id) is None:
@@ -54,7 +55,7 @@ def find_case(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    case_id = int(value) if value.isdigit() else db.session.scalar(
+    case_id = record_number(value) if value.isdigit() else db.session.scalar(
         select(Case.id).where(func.upper(Case.reference) == value.upper())
     )
     if case_id is None or db.session.get(Case, case_id) is None:

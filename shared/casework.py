@@ -29,6 +29,7 @@ from shared.authz import can_view_all_cases
 from shared.documents import Upload
 from shared.errors import NotFound, ServiceError, ValidationFailed
 from shared.extensions import db
+from shared.forms import record_number
 from shared.models import (
     Appointment,
     Case,
@@ -615,13 +616,19 @@ class CaseFilters:
     sort: str = "newest"
 
 
+# Each sort: its label, its order, and the same order backwards (for pages counted from the end).
 SORTS = {
-    "newest": ("Newest first", lambda: [Case.opened_at.desc(), Case.id.desc()]),
-    "oldest": ("Oldest first", lambda: [Case.opened_at.asc(), Case.id.asc()]),
-    "deadline": ("Deadline soonest", lambda: [Case.deadline.asc().nulls_last(), Case.id.asc()]),
-    "reference": ("Reference", lambda: [Case.reference.asc()]),
-    "name": ("Student name", lambda: [StudentProfile.full_name.asc(), Case.id.asc()]),
-    "status": ("Status", lambda: [Case.status.asc(), Case.opened_at.desc(), Case.id.desc()]),
+    "newest": ("Newest first", lambda: [Case.opened_at.desc(), Case.id.desc()],
+               lambda: [Case.opened_at.asc(), Case.id.asc()]),
+    "oldest": ("Oldest first", lambda: [Case.opened_at.asc(), Case.id.asc()],
+               lambda: [Case.opened_at.desc(), Case.id.desc()]),
+    "deadline": ("Deadline soonest", lambda: [Case.deadline.asc().nulls_last(), Case.id.asc()],
+                 lambda: [Case.deadline.desc().nulls_first(), Case.id.desc()]),
+    "reference": ("Reference", lambda: [Case.reference.asc()], lambda: [Case.reference.desc()]),
+    "name": ("Student name", lambda: [StudentProfile.full_name.asc(), Case.id.asc()],
+             lambda: [StudentProfile.full_name.desc(), Case.id.desc()]),
+    "status": ("Status", lambda: [Case.status.asc(), Case.opened_at.desc(), Case.id.desc()],
+               lambda: [Case.status.desc(), Case.opened_at.asc(), Case.id.asc()]),
 }
 
 
@@ -706,11 +713,12 @@ def _case_rows(stmt) -> list[CaseRow]:
 class CasePage:
     rows: list[CaseRow]
     total: int  # exact, or COUNT_LIMIT when `more`
-    page: int
+    page: int  # 1, 2, ... from the start; -1 (the last page), -2, ... from the end (only when `more`)
     pages: int | None  # None when there are more than COUNT_LIMIT
     per_page: int
     more: bool = False
     has_next: bool = False
+    has_previous: bool = False
 
 
 def _like(term: str) -> str:
@@ -734,8 +742,8 @@ def _conditions(staff: Staff, filters: CaseFilters) -> list:
         conds.append(Case.assigned_to_id.is_(None))
     elif filters.officer == "me":
         conds.append(Case.assigned_to_id == staff.id)
-    elif filters.officer.isdigit():
-        conds.append(Case.assigned_to_id == int(filters.officer))
+    elif (officer_id := record_number(filters.officer)) is not None:
+        conds.append(Case.assigned_to_id == officer_id)
     q = clean_text(filters.q)[:200]
     if q and REFERENCE_RE.match(q.upper()):
         conds.append(Case.reference == q.upper())
@@ -765,7 +773,11 @@ def _written_in(number: int):
 def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int | None = None) -> CasePage:
     """One page of cases for staff in three statements whatever the number of cases: a count that stops at
     COUNT_LIMIT (counting 100,000 cases would cost more than the rest of the page), the page's case ids read
-    from an index alone (so skipping to a late page joins nothing for the rows it skips), and the rows."""
+    from an index alone (so skipping rows joins nothing for them), and the rows.
+
+    A negative page counts from the end (-1 is the last page). Past COUNT_LIMIT the number of pages is not
+    known, and reaching the last page by skipping every row before it would cost time in proportion to
+    the list; so pages near the end are read from the other end of the same index, in the opposite order."""
     if not can_view_all_cases(staff):
         raise NotFound()
     _record_view(staff, "cases.listed", page=page)
@@ -776,17 +788,34 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
     )
     more = counted > COUNT_LIMIT
     pages = None if more else max(1, -(-counted // per_page))
-    page = max(1, page) if more else min(max(1, page), pages)
+    page = page or 1
+    if not more:
+        page = min(max(1, page if page > 0 else pages + 1 + page), pages)
     sort = filters.sort if filters.sort in SORTS else "newest"
-    order = SORTS[sort][1]()
-    ids = (select(Case.id).where(*conds).order_by(*order)
-           .limit(_written_in(per_page + 1)).offset(_written_in((page - 1) * per_page)))
+    _label, forwards, backwards = SORTS[sort]
+    backward = page < 0 or (not more and (page - 1) * per_page > counted // 2)
+    if page < 0:  # from the end of a list longer than COUNT_LIMIT: pages aligned on its last case
+        skip, take = (-page - 1) * per_page, per_page + 1  # one more: is there a page before this one?
+    elif backward:  # the back half of a counted list: the same page, read from the nearer end
+        end = min(page * per_page, counted)
+        skip, take = counted - end, end - (page - 1) * per_page
+    else:
+        skip, take = (page - 1) * per_page, per_page + 1  # one more: is there a next page?
+    order = backwards() if backward else forwards()
+    ids = select(Case.id).where(*conds).order_by(*order).limit(_written_in(take)).offset(_written_in(skip))
     if sort == "name":
         ids = ids.outerjoin(StudentProfile, StudentProfile.student_id == Case.student_id)
     ids = ids.subquery()
     rows = _case_rows(_row_query().join(ids, ids.c.id == Case.id).order_by(*order))
-    return CasePage(rows[:per_page], min(counted, COUNT_LIMIT), page, pages, per_page,
-                    more=more, has_next=len(rows) > per_page)
+    further = len(rows) > per_page  # a row beyond this page, in the direction it was read
+    rows = rows[:per_page]
+    if backward:
+        rows.reverse()
+    if page < 0:
+        return CasePage(rows, COUNT_LIMIT, page, None, per_page, more=True, has_next=page < -1,
+                        has_previous=further)
+    return CasePage(rows, min(counted, COUNT_LIMIT), page, pages, per_page, more=more,
+                    has_next=page < pages if pages else further, has_previous=page > 1)
 
 
 def staff_choices() -> tuple[reference_data.StaffName, ...]:

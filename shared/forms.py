@@ -50,6 +50,14 @@ class WholeNumber(IntegerField):
         super().process_formdata(valuelist)
 
 
+def record_number(value: str | None) -> int | None:
+    """A record's number as typed into an address or a filter: ASCII digits, at most nine of them (every
+    integer column holds that), else None. str.isdigit alone lets through '²', which int() refuses, and
+    twenty digits, which the database refuses: each was a 500."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 EMAIL_REQUIRED = DataRequired(message="Enter your email address.")
 
 

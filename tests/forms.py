@@ -38,6 +38,10 @@ PAYLOADS = [
     "Ω≈ç√∫˜µ≤≥÷ Zalgo ̵̡̢̛̗̘̙̜̝̞̟̠",
     "NaN",
     "-1",
+    "²",  # a digit to str.isdigit, not to int()
+    "٣",
+    "9" * 20,  # digits a database integer cannot hold
+    "-" + "9" * 12,
     "1e309",
     "9" * 400,
     "0x10",
@@ -142,10 +146,10 @@ class _FormParser(HTMLParser):
             self._select = None
 
 
-def forms_in(html: str, page_url: str) -> list[Form]:
+def forms_in(html: str, page_url: str, method: str = "POST") -> list[Form]:
     parser = _FormParser(page_url)
     parser.feed(html)
-    return [f for f in parser.forms if f.method == "POST"]
+    return [f for f in parser.forms if f.method == method]
 
 
 def _value_for(f: Field):
@@ -175,6 +179,19 @@ def submissions(draw, form: Form) -> dict:
     )
     for name, value in extras.items():
         data.setdefault(name, value)
+    return data
+
+
+@st.composite
+def queries(draw, form: Form) -> dict:
+    """A hostile query string for a search or filter form (method GET), with a hostile page number too."""
+    data = {}
+    for name in [*form.fuzzable, "page"]:
+        shape = draw(st.sampled_from(["value", "value", "missing", "several"]))
+        if shape == "value":
+            data[name] = draw(_value_for(form.fuzzable.get(name, Field(name, "text"))))
+        elif shape == "several":
+            data[name] = draw(st.lists(HOSTILE_TEXT, min_size=2, max_size=3))
     return data
 
 

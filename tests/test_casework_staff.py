@@ -269,3 +269,72 @@ def test_a_long_case_list_says_more_than_and_still_pages_to_the_end(db, officer_
         seen |= {ref for ref in references if f"/staff/cases/{ref}" in html}
         assert ('rel="next"' in html) == (page < 3)
     assert seen == references
+
+
+def _listed(html: str, references) -> list[str]:
+    """The references a list page shows, in the order it shows them."""
+    return sorted((r for r in references if f"/staff/cases/{r}" in html), key=html.index)
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "deadline", "reference", "name", "status"])
+def test_a_long_case_list_reaches_its_last_pages_from_the_end(db, officer_browser, monkeypatch, sort):
+    """Past COUNT_LIMIT the number of pages is unknown, so 'Last page' reads from the other end of the list
+    (page -1, then -2 ...): the same cases, in the same order, as paging forward all the way, whatever the
+    sort, and without skipping every case before them."""
+    monkeypatch.setattr(casework, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(casework, "PAGE_SIZE", 3)
+    students = [factories.make_student() for _ in range(3)]
+    references = [make_case(students[i % 3], full_name=f"Student {i % 3}").reference for i in range(8)]
+    forward = []
+    for page in (1, 2, 3):
+        forward += _listed(officer_browser.get("/staff/cases", query_string={"sort": sort, "page": page})
+                           .get_data(as_text=True), references)
+    assert sorted(forward) == sorted(references)
+    last = officer_browser.get("/staff/cases", query_string={"sort": sort, "page": -1}).get_data(as_text=True)
+    before_last = officer_browser.get("/staff/cases", query_string={"sort": sort, "page": -2}).get_data(as_text=True)
+    assert _listed(last, references) == forward[-3:]
+    assert _listed(before_last, references) == forward[-6:-3]
+    assert "Last page." in last and 'rel="next"' not in last and 'rel="prev"' in last
+    assert "Page 2 from the end" in before_last and 'href="/staff/cases?page=-1' in before_last.replace("&amp;", "&")
+
+
+def test_the_first_page_of_a_long_list_links_to_its_last(db, officer_browser, monkeypatch):
+    monkeypatch.setattr(casework, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(casework, "PAGE_SIZE", 2)
+    student = factories.make_student()
+    for _ in range(7):
+        make_case(student)
+    html = officer_browser.get("/staff/cases", query_string={"status": "new"}).get_data(as_text=True)
+    assert ">Last page</a>" in html and "page=-1" in html and "status=new" in html.split(">Last page</a>")[0][-120:]
+
+
+def test_a_short_list_counts_its_pages_from_the_end_too(db, officer_browser):
+    student = factories.make_student()
+    references = [make_case(student).reference for _ in range(30)]
+    last = officer_browser.get("/staff/cases", query_string={"page": -1}).get_data(as_text=True)
+    assert "30 cases, page 2 of 2" in last and len(_listed(last, references)) == 5
+
+
+@pytest.mark.parametrize("page", ["²", "9" * 20, "-" + "9" * 20, "--1", "1.5", "", "-0", "0"])
+def test_a_nonsense_page_number_shows_the_first_page(db, officer_browser, page):
+    student = factories.make_student()
+    for _ in range(30):
+        make_case(student)
+    response = officer_browser.get("/staff/cases", query_string={"page": page})
+    assert response.status_code == 200 and "30 cases, page 1 of 2" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("sort", "expected"), [("reference", sorted), ("oldest", list),
+                                                ("newest", lambda refs: list(reversed(refs)))])
+def test_every_page_of_a_counted_list_shows_its_own_cases_in_order(db, officer_browser, monkeypatch, sort, expected):
+    """Pages in the back half of a list are read from its far end: page 3 of 3 (two cases) and the pages
+    before it still hold exactly their own cases, in the list's order."""
+    monkeypatch.setattr(casework, "PAGE_SIZE", 3)
+    student = factories.make_student()
+    references = [make_case(student).reference for _ in range(8)]
+    pages = [_listed(officer_browser.get("/staff/cases", query_string={"sort": sort, "page": page})
+                     .get_data(as_text=True), references) for page in (1, 2, 3)]
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert pages[0] + pages[1] + pages[2] == expected(references)
+    last = officer_browser.get("/staff/cases", query_string={"sort": sort, "page": -1}).get_data(as_text=True)
+    assert _listed(last, references) == pages[2] and "page 3 of 3" in last
