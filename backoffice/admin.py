@@ -220,7 +220,7 @@ def _audit_filters(form: AuditFilterForm) -> audit_viewer.Filters | None:
 def admin_audit():
     form = AuditFilterForm(request.args)
     filters = _audit_filters(form) if request.args else audit_viewer.Filters()
-    page = request.args.get("page", 1, type=int) or 1
+    page = record_number(request.args.get("page")) or 1
     events, more, lookers = [], False, None
     if filters is not None:
         events, more = audit_viewer.search(current_user, filters, max(page, 1))
