@@ -506,6 +506,14 @@ def render_context(req: AccessRequest, record: StudentRecord) -> dict:
     }
 
 
+COPIES_FOLDER = "access"  # in the instance folder; each request's row holds its copy's path relative to it
+
+
+def copies_dir() -> Path:
+    """Where the encrypted copies of records are kept."""
+    return Path(current_app.instance_path) / COPIES_FOLDER
+
+
 def render_copy(request_id: int) -> None:
     """Render, encrypt and store the copy; mark it ready; tell the student. Commits."""
     from shared.pdf import render_pdf
@@ -520,9 +528,9 @@ def render_copy(request_id: int) -> None:
                      attachments=attachments)
     if not req.uid:
         req.uid = new_uid()
-    folder = Path(current_app.instance_path) / "access"
+    folder = copies_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    relative = f"access/{req.uid}.pdf.enc"
+    relative = f"{COPIES_FOLDER}/{req.uid}.pdf.enc"
     blob = encrypt_bytes(pdf, pdf_context(req))
     tmp = folder / f"{req.uid}.tmp"
     tmp.write_bytes(blob)

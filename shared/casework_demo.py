@@ -7,6 +7,7 @@ from datetime import time, timedelta
 from shared import casework
 from shared.casework import IntakeAnswers
 from shared.cli import demo_step
+from shared.demo_history import demo_history  # noqa: F401  (registered first: its cases are the older ones)
 from shared.extensions import db
 
 

@@ -81,7 +81,7 @@ SENTENCES = [
 
 
 @dataclass
-class _Ids:
+class Ids:
     """Rows get their ids here, continuing from the table's highest id, so inserts need no RETURNING."""
 
     next: dict = field(default_factory=dict)
@@ -94,7 +94,7 @@ class _Ids:
         return first
 
 
-def _enc(table: str, attribute: str, uid: str, plaintext: str) -> str:
+def encrypted_value(table: str, attribute: str, uid: str, plaintext: str) -> str:
     # Exactly what the `encrypted` descriptor stores: bound to table, attribute and the row's uid.
     return encrypt_text(plaintext, f"{table}.{attribute}.{uid}")
 
@@ -150,7 +150,7 @@ def _reference_counters() -> dict[int, int]:
     return counters
 
 
-def _fix_sequences(models) -> None:
+def fix_sequences(models) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     for model in models:
@@ -173,7 +173,7 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
     wording_version, wording_sha, shown_text = _wording()
     counters = _reference_counters()
     student_hash = hash_password(SCALE_STUDENT_PASSWORD)  # one hash for every fictional student: fast
-    ids = _Ids()
+    ids = Ids()
     now = utcnow()
     span = timedelta(days=3 * 365)
     total = cases + 1  # the extra one is the long case
@@ -225,8 +225,8 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
                 "deadline": (opened + timedelta(days=rng.randint(7, 60))).date() if rng.random() < 0.3 else None,
                 "meeting_preference": rng.choice(["in_person", "online", "phone", None]),
                 "private_room": rng.random() < 0.1,
-                "what_happened_enc": _enc("cases", "what_happened", case_uid, _text(rng, 3)),
-                "outcome_wanted_enc": _enc("cases", "outcome_wanted", case_uid, _text(rng, 1)),
+                "what_happened_enc": encrypted_value("cases", "what_happened", case_uid, _text(rng, 3)),
+                "outcome_wanted_enc": encrypted_value("cases", "outcome_wanted", case_uid, _text(rng, 1)),
                 "accessibility_enc": None, "assigned_to_id": officer, "opened_at": opened,
                 "first_response_at": None if officer is None else opened + timedelta(hours=rng.randint(1, 72)),
                 "closed_at": opened + timedelta(days=rng.randint(3, 60)) if closed else None,
@@ -253,8 +253,8 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
                     uid = new_uid()
                     rows[CaseEntryVersion].append({
                         "id": ids.take(CaseEntryVersion), "uid": uid, "entry_id": entry_id, "version": version,
-                        "text_enc": _enc("case_entry_versions", "text", uid, _text(rng, 2)),
-                        "reason_enc": _enc("case_entry_versions", "reason", uid, "Corrected a date.")
+                        "text_enc": encrypted_value("case_entry_versions", "text", uid, _text(rng, 2)),
+                        "reason_enc": encrypted_value("case_entry_versions", "reason", uid, "Corrected a date.")
                         if version == 2 else None,
                         "edited_by_id": author, "edited_at": occurred + timedelta(minutes=5 * version),
                     })
@@ -264,7 +264,7 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
                 rows[Message].append({
                     "id": ids.take(Message), "uid": uid, "case_id": case_id, "from_student": from_student,
                     "staff_id": None if from_student else author,
-                    "body_enc": _enc("messages", "body", uid, _text(rng, 1)), "sent_at": sent,
+                    "body_enc": encrypted_value("messages", "body", uid, _text(rng, 1)), "sent_at": sent,
                     "read_at": sent + timedelta(hours=2),
                 })
             if rng.random() < 0.5:
@@ -283,13 +283,13 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
                     "id": consent_id, "uid": uid, "receipt_id": str(uuid.UUID(int=rng.getrandbits(128))),
                     "student_id": student_id, "case_id": case_id, "recipient_name": name,
                     "recipient_role": None, "recipient_organisation": org, "recipient_contact": None,
-                    "purpose_enc": _enc("consents", "purpose", uid, "To support the student's appeal."),
+                    "purpose_enc": encrypted_value("consents", "purpose", uid, "To support the student's appeal."),
                     "scopes": ["attendance", "summary"], "document_ids": [], "granted_at": granted,
                     "expires_at": granted + timedelta(days=365), "withdrawn_at": withdrawn,
                     "withdrawn_by": "student" if withdrawn else None, "collection_method": "portal",
                     "recorded_by_id": None, "evidence_document_id": None, "evidence_note_enc": None,
                     "wording_version": wording_version, "wording_sha256": wording_sha,
-                    "shown_text_enc": _enc("consents", "shown_text", uid, shown_text), "typed_name": full_name,
+                    "shown_text_enc": encrypted_value("consents", "shown_text", uid, shown_text), "typed_name": full_name,
                 })
                 events.append({"action": "consent.granted", "at": granted, "actor": ("student", student_id),
                                "subject": ("consents", consent_id), "student_id": student_id, "case_id": case_id})
@@ -301,8 +301,8 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
                 decided = opened + timedelta(days=1)
                 rows[BreachRecord].append({
                     "id": breach_id, "uid": uid, "student_id": student_id, "case_id": case_id, "ground": "safety",
-                    "situation_enc": _enc("breach_records", "situation", uid, "A fictional safety concern."),
-                    "achieves_enc": _enc("breach_records", "achieves", uid, "Urgent support for the student."),
+                    "situation_enc": encrypted_value("breach_records", "situation", uid, "A fictional safety concern."),
+                    "achieves_enc": encrypted_value("breach_records", "achieves", uid, "Urgent support for the student."),
                     "recipient_name": "Duty Tutor", "recipient_organisation": "Fictional College",
                     "decided_by_id": author, "decided_at": decided, "student_told": True,
                     "student_told_at": decided, "not_told_reason_enc": None,
@@ -325,7 +325,7 @@ def seed_scale(cases: int, *, batch_size: int = 1000, seed: int = 42, progress=N
         if progress:
             progress(counts["cases"], total)
 
-    _fix_sequences([Student, StudentProfile, Case, CaseEntry, CaseEntryVersion, Message, Appointment, Consent,
+    fix_sequences([Student, StudentProfile, Case, CaseEntry, CaseEntryVersion, Message, Appointment, Consent,
                     BreachRecord, Disclosure])
     return {**counts, **summary, "officer_ids": officers, "manager_id": staff["manager"][0],
             "admin_id": staff["admin"][0], "seconds": round(time.perf_counter() - started, 1)}
@@ -357,7 +357,7 @@ def _disclosure(rows, ids, events, rng, student_id, case_id, officer, at, name, 
         "consent_id": basis.get("consent_id"), "breach_record_id": basis.get("breach_record_id"),
         "scope": "summary", "recipient_name": name, "recipient_organisation": org,
         "method": rng.choice(["email", "phone", "letter"]),
-        "what_enc": _enc("disclosures", "what", uid, "A short summary of the case."),
+        "what_enc": encrypted_value("disclosures", "what", uid, "A short summary of the case."),
         "disclosed_at": at, "disclosed_by_id": officer,
     })
     events.append({"action": "disclosure.recorded", "at": at, "actor": ("staff", officer),

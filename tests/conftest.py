@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 from flask import current_app, has_app_context
@@ -74,7 +75,29 @@ def app(tmp_path_factory):
                 conn.execute(text("CREATE SCHEMA public"))
         upgrade()
         app.extensions["test_reference_rows"] = _snapshot_reference_data(db)
+        app.extensions["test_file_stores"] = _file_stores(tmp_path_factory.getbasetemp())
     yield app
+
+
+def _file_stores(test_root: Path) -> tuple[Path, ...]:
+    """The folders where the app writes encrypted files for rows (documents; copies of records), which must be
+    inside this run's temporary folder: the per-test cleanup empties them."""
+    from shared import access, documents
+
+    stores = (documents.storage_dir(), access.copies_dir())
+    for folder in stores:
+        assert folder.resolve().is_relative_to(test_root.resolve()), f"{folder} is not a test folder"
+    return stores
+
+
+def _remove_stored_files(stores: tuple[Path, ...]) -> None:
+    """The files the test wrote: their rows are gone with the database, so they would be orphans, seen by the
+    next test that checks for orphans. Only files directly in the stores (as the app writes them)."""
+    for folder in stores:
+        if folder.is_dir() and not folder.is_symlink():
+            for path in folder.iterdir():
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
 
 
 # Rows the migrations seed (service lists, the first consent wording...): restored before every test.
@@ -125,6 +148,7 @@ def _clean(request):
     yield
     with app.app_context():
         db.session.remove()
+    _remove_stored_files(app.extensions["test_file_stores"])
 
 
 @pytest.fixture

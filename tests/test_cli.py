@@ -1,8 +1,13 @@
 """The commands in the README."""
 
+import csv
+import io
 import json
 
-from shared.models import Staff, Student
+import pytest
+from sqlalchemy import func, select
+
+from shared.models import Case, CaseStatus, Staff, Student, utcnow
 
 
 def test_seed_demo_prints_logins_and_is_idempotent(app, db):
@@ -31,6 +36,39 @@ def test_demo_logins_work(app, db):
     b = Browser(app.test_client())
     resp = b.submit("/sign-in", {"email": logins["student"]["email"], "password": logins["student"]["password"]})
     assert resp.status_code == 302
+
+
+def test_the_demo_manager_can_publish_the_demo_history_and_small_cells_are_still_suppressed(app, db):
+    """A person trying the demo sees the publishable report work: the demo's six past months may be published,
+    as CSV and as PDF, and small counts in them are still hidden."""
+    from shared import demo_history, publication
+    from shared.cli import seed_demo
+    from shared.disclosure_control import SUPPRESSED_MARK
+    from shared.statistics import Filters
+
+    manager, policy = seed_demo()["manager"], publication.policy()
+    first, last = demo_history.period(utcnow().date())
+    report = publication.export(manager, Filters(first, last), "csv", policy)
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    cells = [cell for row in rows if len(row) > 1 for cell in row[1:]]
+    assert SUPPRESSED_MARK in cells
+    assert any(cell.isdigit() and int(cell) >= policy.threshold for cell in cells)
+    assert publication.export(manager, Filters(first, last), "pdf", policy).content.startswith(b"%PDF-")
+
+
+def test_the_demo_history_leaves_the_current_month_to_the_demo_student(app, db):
+    """The history is closed and in the past: the officers' work is still the demo student's few cases, and a
+    report reaching this month is refused (too few cases in it), which the demo can show too."""
+    from shared import publication
+    from shared.cli import seed_demo
+    from shared.statistics import DisclosureRisk, Filters
+
+    made = seed_demo()
+    others_open = select(func.count(Case.id)).where(Case.student_id != made["student"].id,
+                                                    Case.status != CaseStatus.CLOSED.value)
+    assert db.session.scalar(others_open) == 0
+    with pytest.raises(DisclosureRisk, match="at the edge of the period"):
+        publication.export(made["manager"], Filters(), "csv", publication.policy())
 
 
 def test_create_staff_command(app, db):

@@ -1,11 +1,13 @@
 """A month the publishable report may publish, for the live server: a few fictional students with fifteen cases,
 all opened in one past month, made through the casework service as if each had sent the form.
 
-The demo seed alone has too few cases: the report rightly refuses to publish fewer than ten. LiveServer.start
-runs this once (`python -m tests.browser.live_data`, with the server's environment) and reads back, as JSON, the
-month and everything that identifies someone in it (names, CRSids, emails, references, typed text), which a
-journey then looks for in the downloaded report. No journey writes cases into a past month, so whatever the
-journeys do, and in whatever order, that month keeps exactly these cases.
+The demo seed has its own six months of cases (shared/demo_history.py), written in bulk; these fifteen go
+through the form's own service and are known one by one, so the journey knows exactly what must not appear.
+Their month is the one before the demo's history, so the two never mix. LiveServer.start runs this once
+(`python -m tests.browser.live_data`, with the server's environment) and reads back, as JSON, the month and
+everything that identifies someone in it (names, CRSids, emails, references, typed text), which a journey
+then looks for in the downloaded report. No journey writes cases into a past month, so whatever the journeys
+do, and in whatever order, that month keeps exactly these cases.
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ PEOPLE = [
 
 
 def sample_month(today: date) -> date:
-    """The first day of the month two months before `today`: in the past whatever the time zone."""
-    month = today.replace(day=1)
-    for _ in range(2):
-        month = (month - timedelta(days=1)).replace(day=1)
-    return month
+    """The first day of the month before the demo's history: in the past whatever the time zone, and empty."""
+    from shared.demo_history import period
+
+    return (period(today)[0] - timedelta(days=1)).replace(day=1)
 
 
 def create() -> dict:
