@@ -161,8 +161,7 @@ def queue(staff: Staff, *, include_closed: bool = False, today: date | None = No
             select(AccessRequest).where(AccessRequest.status.not_in(OPEN_STATUSES)).order_by(AccessRequest.received_at.desc())
         )
         rows += [_row(r, today) for r in closed]
-    audit.record(staff, "access.queue_viewed", None, count=len(rows))
-    db.session.commit()
+    audit.record_view(staff, "access.queue_viewed", None, count=len(rows))
     return rows
 
 
@@ -198,8 +197,7 @@ def _get(request_id: int) -> AccessRequest:
 
 def view(staff: Staff, request_id: int) -> AccessRequest:
     req = _get(request_id)
-    audit.record(staff, "access.request_viewed", req, student_id=req.student_id, case_id=req.case_id)
-    db.session.commit()
+    audit.record_view(staff, "access.request_viewed", req, student_id=req.student_id, case_id=req.case_id)
     return req
 
 
@@ -215,8 +213,7 @@ def contents(req: AccessRequest, *, load_files: bool = False) -> StudentRecord:
 def review(staff: Staff, request_id: int) -> tuple[AccessRequest, StudentRecord]:
     req = _get(request_id)
     record = contents(req)
-    audit.record(staff, "access.reviewed", req, student_id=req.student_id, case_id=req.case_id)
-    db.session.commit()
+    audit.record_view(staff, "access.reviewed", req, student_id=req.student_id, case_id=req.case_id)
     return req, record
 
 
@@ -404,8 +401,7 @@ def redaction_target(staff: Staff, request_id: int, kind: str, item_id: int):
     """The request and the item a reviewer is about to redact: only things in this copy can be named."""
     req = _get(request_id)
     item = _locate(req, contents(req), kind, item_id)
-    audit.record(staff, "access.item_viewed", req, student_id=req.student_id, target=f"{kind}:{item_id}")
-    db.session.commit()
+    audit.record_view(staff, "access.item_viewed", req, student_id=req.student_id, target=f"{kind}:{item_id}")
     return req, item
 
 

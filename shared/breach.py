@@ -169,8 +169,7 @@ def breach_for_staff(staff: Staff, breach_id: int) -> BreachRecord:
     breach = db.session.get(BreachRecord, breach_id)
     if breach is None:
         raise NotFound()
-    audit.record(staff, "breach.viewed", breach, student_id=breach.student_id, case_id=breach.case_id)
-    db.session.commit()
+    audit.record_view(staff, "breach.viewed", breach, student_id=breach.student_id, case_id=breach.case_id)
     return breach
 
 
@@ -208,8 +207,7 @@ def add_addendum(officer: Staff, breach_id: int, text: str, student_told_at: dat
 
 
 def breaches_overview(staff: Staff) -> list[BreachRecord]:
-    audit.record(staff, "breaches.listed")
-    db.session.commit()
+    audit.record_view(staff, "breaches.listed")
     return list(db.session.scalars(select(BreachRecord).order_by(BreachRecord.decided_at.desc())))
 
 

@@ -49,7 +49,6 @@ from shared.models import (
     utcnow,
 )
 from shared.models.casework import OPEN_CASE
-from shared.transactions import commit_bookkeeping
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -478,13 +477,11 @@ def case_for_staff(staff: Staff, reference: str) -> Case:
 
 
 def _record_view(actor, action: str, case: Case | None = None, **details) -> None:
-    """Audit a view and commit it before the page is rendered, so the view is on record even if rendering
-    fails (and, on SQLite, the write lock is held for the audit event alone)."""
+    """Audit a view and commit it before the page is rendered (audit.record_view)."""
     if case is None:
-        audit.record(actor, action, None, student_id=actor.id if actor.kind == "student" else None, **details)
+        audit.record_view(actor, action, None, student_id=actor.id if actor.kind == "student" else None, **details)
     else:
-        _audit(actor, action, case, **details)
-    commit_bookkeeping(db.session())
+        audit.record_view(actor, action, case, student_id=case.student_id, case_id=case.id, **details)
 
 
 def _audit(actor, action: str, case: Case, subject=None, **details) -> None:

@@ -516,15 +516,13 @@ def format_moment(value: datetime) -> str:
 
 def my_consents(student: Student) -> list[Consent]:
     rows = list(reversed(consents_of(student.id)))
-    audit.record(student, "consents.viewed", ("students", student.id), student_id=student.id, count=len(rows))
-    db.session.commit()
+    audit.record_view(student, "consents.viewed", ("students", student.id), student_id=student.id, count=len(rows))
     return rows
 
 
 def view_consent(actor: Student | Staff, student: Student, consent_id: int) -> Consent:
     consent = consent_for_student(student, consent_id)
-    audit.record(actor, "consent.viewed", consent, student_id=student.id, case_id=consent.case_id)
-    db.session.commit()
+    audit.record_view(actor, "consent.viewed", consent, student_id=student.id, case_id=consent.case_id)
     return consent
 
 
@@ -568,8 +566,7 @@ def disclosure_history(student: Student) -> list[HistoryRow]:
                    d.method.replace("_", " "), d.disclosed_at, basis_for_student(d), d.consent_id)
         for d in student_visible_disclosures(student.id)
     ]
-    audit.record(student, "disclosures.viewed", ("students", student.id), student_id=student.id, count=len(rows))
-    db.session.commit()
+    audit.record_view(student, "disclosures.viewed", ("students", student.id), student_id=student.id, count=len(rows))
     return rows
 
 
@@ -611,8 +608,7 @@ def offers_for(student_id: int, case_id: int | None, at: datetime | None = None)
 def sharing_page(staff: Staff, reference: str) -> SharingPage:
     """Everything about what may leave, and what has, for one case's student. Staff see terrorism-ground rows."""
     case = case_for_staff(staff, reference)
-    audit.record(staff, "sharing.viewed", case, student_id=case.student_id, case_id=case.id)
-    db.session.commit()
+    audit.record_view(staff, "sharing.viewed", case, student_id=case.student_id, case_id=case.id)
     sid = case.student_id
     disclosures = list(db.session.scalars(select(Disclosure).where(Disclosure.student_id == sid)
                                           .order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc())))
@@ -691,8 +687,7 @@ def answer_enquiry(officer: Staff, *, enquirer_name: str, enquirer_role: str | N
 
 
 def enquiries(staff: Staff, limit: int = 50) -> list:
-    audit.record(staff, "enquiries.listed")
-    db.session.commit()
+    audit.record_view(staff, "enquiries.listed")
     return list(db.session.scalars(select(ThirdPartyEnquiry).order_by(ThirdPartyEnquiry.answered_at.desc()).limit(limit)))
 
 
@@ -700,6 +695,5 @@ def enquiry(staff: Staff, enquiry_id: int) -> EnquiryAnswer:
     row = db.session.get(ThirdPartyEnquiry, enquiry_id)
     if row is None:
         raise NotFound()
-    audit.record(staff, "enquiry.viewed", row, student_id=row.student_id)
-    db.session.commit()
+    audit.record_view(staff, "enquiry.viewed", row, student_id=row.student_id)
     return EnquiryAnswer(row, row.answer == "confirm", CONFIRM if row.answer == "confirm" else NCND)

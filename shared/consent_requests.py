@@ -72,8 +72,7 @@ def details_of(req: ConsentRequest, expires_on: date | None = None) -> consent.C
 
 def view(student: Student, request_id: int) -> ConsentRequest:
     req = for_student(student, request_id)
-    audit.record(student, "consent_request.viewed", req, student_id=student.id, case_id=req.case_id)
-    db.session.commit()
+    audit.record_view(student, "consent_request.viewed", req, student_id=student.id, case_id=req.case_id)
     return req
 
 

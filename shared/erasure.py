@@ -81,8 +81,7 @@ def assess(request: ErasureRequest) -> list[CaseAssessment]:
 
 
 def view(staff: Staff, request: ErasureRequest) -> list[CaseAssessment]:
-    audit.record(staff, "erasure.viewed", request, student_id=request.student_id)
-    db.session.commit()
+    audit.record_view(staff, "erasure.viewed", request, student_id=request.student_id)
     return assess(request)
 
 
