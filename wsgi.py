@@ -73,18 +73,24 @@ def _drop_closed_connections(dbapi_connection, _record, _proxy):
     replaced before use. The server says goodbye on the socket, so an idle connection with something to
     read is a closed one: a check without a round trip, where `pool_pre_ping` costs one on every request."""
     if type(dbapi_connection).__module__.startswith("psycopg") and (
-        dbapi_connection.closed or select.select([dbapi_connection.fileno()], [], [], 0)[0]
+        dbapi_connection.closed or _has_something_to_read(dbapi_connection.fileno())
     ):
         raise DisconnectionError("the server closed this connection")  # the pool connects afresh
 
 
+def _has_something_to_read(fd: int) -> bool:
+    poller = select.poll()  # poll, not select: any descriptor number
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 @event.listens_for(Engine, "begin")
-def _sqlite_begin(conn):
+def _begin(conn):
     transactions.on_begin(conn)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _sqlite_before_write(conn, cursor, statement, parameters, context, executemany):
+def _before_execute(conn, cursor, statement, parameters, context, executemany):
     transactions.before_execute(conn, cursor, statement, parameters, context, executemany)
 
 
