@@ -178,4 +178,9 @@ if __name__ == "__main__":
         os.environ.setdefault("APP_ENV", "development")
         print(json.dumps(measure(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))))
     else:
-        main([int(a) for a in sys.argv[1:]] or [50, 500, 2000])
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="python bench/pdf_bench.py", description=__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("sizes", nargs="*", type=int, default=[50, 500, 2000], help="entries per copy")
+        main(parser.parse_args().sizes)

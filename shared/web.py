@@ -120,6 +120,8 @@ def _remembering_url_for():
         key = (endpoint, request.script_root)
         url = built.get(key)
         if url is None:
+            if len(built) >= 1000:  # a mount point is the server's, but never let a stream of them grow this
+                built.clear()
             url = built[key] = url_for(endpoint)
         return url
 
