@@ -19,8 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 class Form(FlaskForm):
     """The base of every form. It reads the submitted form fields, and files only into file fields: a
     file sent for a text field, or a JSON body, is ignored (and so fails validation) instead of
-    reaching a validator that cannot handle it. NUL characters are dropped from every field: no text
-    the service keeps can hold one (PostgreSQL refuses them), so they would only ever cause an error."""
+    reaching a validator that cannot handle it. (NUL characters are already gone: shared.web.ServiceRequest.)"""
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
@@ -33,10 +32,7 @@ class Form(FlaskForm):
                 for name, value in request.files.items(multi=True)
                 if isinstance(form._fields.get(name), FileField)
             ]
-            fields = MultiDict(
-                (name, value.replace("\x00", "")) for name, value in request.form.items(multi=True)
-            )
-            return CombinedMultiDict([MultiDict(files), fields]) if files else fields
+            return CombinedMultiDict([MultiDict(files), request.form]) if files else request.form
 
 
 class WholeNumber(IntegerField):

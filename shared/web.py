@@ -129,17 +129,28 @@ def _remembering_url_for():
 
 
 class ServiceRequest(Request):
-    """The app's request: its query string loses NUL characters on the way in, as form fields do
-    (shared.forms.Form). No one types one, and PostgreSQL refuses them in text: a NUL in a filter of the
-    case list was a 500 there (found by the query-string fuzzer)."""
+    """The app's request: NUL characters are dropped from its query string and its form fields on the way
+    in. No one types one, no text the service keeps can hold one (PostgreSQL refuses them), so they could
+    only ever cause an error: a NUL in a case-list filter was a 500 there (found by the query-string fuzzer)."""
 
     @cached_property
     def args(self) -> MultiDict:
-        return self.parameter_storage_class(
-            (name.replace("\x00", ""), value.replace("\x00", ""))
-            for name, value in parse_qsl(self.query_string.decode(), keep_blank_values=True,
-                                         errors="werkzeug.url_quote")
-        )
+        return _without_nul(self.parameter_storage_class, parse_qsl(
+            self.query_string.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
+
+    def _load_form_data(self) -> None:
+        loaded = "form" in self.__dict__
+        super()._load_form_data()
+        if not loaded:
+            self.__dict__["form"] = _without_nul(self.parameter_storage_class, self.form.items(multi=True))
+
+
+def _without_nul(storage, pairs) -> MultiDict:
+    return storage((_drop_nul(name), _drop_nul(value)) for name, value in pairs)
+
+
+def _drop_nul(text):
+    return text.replace("\x00", "") if isinstance(text, str) else text  # a malformed part may have no name
 
 
 def init_app(app: Flask) -> None:
