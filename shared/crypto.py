@@ -88,7 +88,7 @@ def _open(prefix: str, kid: str, sealed: bytes, context: str) -> bytes:
     if prefix != PREFIX or key is None:
         raise DecryptionError(f"no key {kid!r} to open this value")
     try:
-        return _cipher(key).decrypt(sealed[:12], sealed[12:], context.encode())
+        return _cipher(key).decrypt(sealed[:12], sealed[12:], _aad(context))
     except InvalidTag as exc:
         raise DecryptionError("value was altered or belongs to another row") from exc
 
