@@ -39,7 +39,7 @@ from shared.models import (
 )
 from shared.passwords import hash_password
 from shared.scale import FIRST, LAST, Ids, encrypted_value, fix_sequences
-from shared.statistics import labels
+from shared.statistics import labels, next_month
 
 MONTHS = 6
 CASES_PER_MONTH = (17, 24)  # each month's count is drawn from this range: never below the threshold of 10
@@ -99,7 +99,7 @@ def period(today: date) -> tuple[date, date]:
 def _months(first: date, count: int) -> list[date]:
     months = [first]
     while len(months) < count:
-        months.append((months[-1] + timedelta(days=32)).replace(day=1))
+        months.append(next_month(months[-1]))
     return months
 
 

@@ -67,7 +67,7 @@ class Filters:
         """Exclusive: the first moment after the last month."""
         if not self.last_month:
             return None
-        return _next_month(datetime(self.last_month.year, self.last_month.month, 1, tzinfo=UTC))
+        return next_month(datetime(self.last_month.year, self.last_month.month, 1, tzinfo=UTC))
 
     def describe(self) -> dict:
         """For the audit log and the report heading: short codes only."""
@@ -78,7 +78,8 @@ class Filters:
         }
 
 
-def _next_month(moment: datetime) -> datetime:
+def next_month(moment: date | datetime):
+    """The first of the month after `moment`'s, of the same type (a datetime keeps its time of day)."""
     return moment.replace(year=moment.year + (moment.month == 12), month=moment.month % 12 + 1, day=1)
 
 
@@ -144,9 +145,9 @@ def monthly(column, filters: Filters, *, extra=(), joins=()) -> dict[str, int]:
     if first is None:
         return {}
     months = [datetime(first.year, first.month, 1, tzinfo=UTC)]
-    while _next_month(months[-1]) <= last:
-        months.append(_next_month(months[-1]))
-    counts = [select(func.count()).select_from(table).where(*extra, column >= start, column < _next_month(start))
+    while next_month(months[-1]) <= last:
+        months.append(next_month(months[-1]))
+    counts = [select(func.count()).select_from(table).where(*extra, column >= start, column < next_month(start))
               .scalar_subquery() for start in months]
     out = {}
     for at in range(0, len(counts), MONTHS_PER_STATEMENT):
@@ -286,7 +287,7 @@ def _months(counts: dict[str, int], filters: Filters) -> list[tuple[str, list[in
     while month.date() <= last:
         bucket = month.strftime("%Y-%m")
         rows.append((month_label(bucket), [counts.get(bucket, 0)]))
-        month = _next_month(month)
+        month = next_month(month)
     return rows
 
 
