@@ -164,7 +164,15 @@ def session_cookie_for(app, account) -> tuple[str, str]:
     # The cookie as a browser holds it after its first page: with the form token Flask-WTF keeps in the
     # session (without it, every page would make one and send a new cookie, which no browser would cause).
     csrf = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324 - Flask-WTF's own recipe for the raw token
-    return app.config["SESSION_COOKIE_NAME"], serializer.dumps({"_user_id": token, "_fresh": True, "csrf_token": csrf})
+    name = app.config["SESSION_COOKIE_NAME"]
+    value = serializer.dumps({"_user_id": token, "_fresh": True, "csrf_token": csrf})
+    # ... and with what the first page adds to it (the back office remembers there that this person has
+    # accepted the current confidentiality policy): a browser sends the cookie it was given back.
+    client = app.test_client()
+    client.set_cookie(name, value)
+    client.get("/staff/" if account.kind == "staff" else "/home").close()
+    given = client.get_cookie(name)
+    return name, given.value if given is not None else value
 
 
 # --- page timings ----------------------------------------------------------------------------------

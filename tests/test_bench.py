@@ -34,6 +34,19 @@ def test_benchmark_sign_in_needs_no_sign_in_form(app, db):
     assert harness.session_cookie(app, "anonymous", summary) is None
 
 
+def test_benchmark_cookie_is_the_one_a_browser_holds_after_its_first_page(app, db):
+    # Measured pages must not pay for remembering what the first page already remembered in the cookie
+    # (a browser sends back the cookie it was given; a load tool replays the one it was handed).
+    summary = seed_scale(5)
+    for who, path in (("officer", "/staff/cases"), ("student", "/home")):
+        name, value = harness.session_cookie(app, who, summary)
+        client = app.test_client()
+        client.set_cookie(name, value)
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, who
+
+
 def test_a_page_behind_the_wrong_role_is_reported_not_hidden(app, db):
     summary = seed_scale(5)
     results = harness.measure_pages(app, summary, [Page("staff page as student", "student", "/staff/")], repeats=1,
