@@ -6,18 +6,22 @@ cannot upgrade to a writer: SQLite answers "database is locked" at once instead 
 - a form submission (POST and the other unsafe methods) and a background job take the lock at BEGIN
   (`BEGIN IMMEDIATE`): what they read and what they write are one consistent transaction, and two of them
   queue instead of one failing half-way;
-- a page view (GET, HEAD) begins deferred and reads without the lock, beside any number of other readers.
-  Its writes are bookkeeping (the audit event of the view, the session's last-seen time) that never depend
-  on what the page read, so just before its first write the read-only transaction is ended and a
-  `BEGIN IMMEDIATE` one opened in its place. The lock is held from that write to the commit, not for the
-  whole request: signed-in pages no longer queue behind each other while they render;
+- a page view (GET, HEAD) reads in autocommit, without the lock, beside any number of other readers: each
+  statement is its own short read transaction, so no snapshot can go stale and nothing is left to end. Its
+  writes are bookkeeping (the audit event of the view, the session's last-seen time) that never depend
+  on what the page read, so just before its first write it sends `BEGIN IMMEDIATE`: the lock is held from
+  that write to the commit, not for the whole request, and signed-in pages do not queue behind each
+  other while they render;
 - commands and tests keep a plain BEGIN.
 
 PostgreSQL needs no write lock (row locks, MVCC), but each BEGIN and ROLLBACK is a round trip to the
 server, and a page view's reads gain nothing from a transaction: under READ COMMITTED every statement
-takes its own snapshot anyway. So a page view reads in autocommit (one round trip a statement, nothing to
-end), and at its first write the connection leaves autocommit: the writes, and whatever follows them until
-the commit, are one transaction as everywhere else. Everything else begins as usual.
+takes its own snapshot anyway. So there too a page view reads in autocommit (one round trip a statement,
+nothing to end), and at its first write the connection leaves autocommit: the writes, and whatever follows
+them until the commit, are one transaction as everywhere else. Everything else begins as usual.
+
+On both, then, a page view's reads see what was committed when each statement ran, as PostgreSQL's READ
+COMMITTED always does; every page's writes are still one transaction.
 """
 
 from __future__ import annotations
@@ -32,8 +36,7 @@ _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # SAVEPOINT counts as a write: the lock must be taken before a nested transaction exists, as the swap
 # below (COMMIT, BEGIN IMMEDIATE) would end it.
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
-_WRITER = "sqlite_writer"  # connection.info key: this transaction holds the write lock
-_READING = "postgresql_reading"  # connection.info key: this page view has only read, in autocommit
+_READING = "page_view_reading"  # connection.info key: this page view has only read, in autocommit
 
 
 @contextmanager
@@ -58,15 +61,17 @@ def begin_immediately() -> bool:
 
 
 def on_begin(conn) -> None:
-    """Engine 'begin' hook: SQLite's BEGIN, immediate or deferred; PostgreSQL's autocommit reads (above)."""
+    """Engine 'begin' hook: none for a page view's reads (above); otherwise SQLite's BEGIN, immediate for writers."""
     if conn.dialect.name == "postgresql":
         _postgresql_begin(conn)
         return
     if conn.dialect.name != "sqlite":
         return
     immediate = begin_immediately()
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-    conn.info[_WRITER] = immediate
+    reading = not immediate and _page_view()
+    conn.info[_READING] = reading
+    if not reading:  # (pysqlite's commit and rollback do nothing outside a transaction)
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _postgresql_begin(conn) -> None:
@@ -96,17 +101,15 @@ def before_execute(conn, cursor, statement, _parameters, context, _executemany) 
     """Engine 'before_cursor_execute' hook: a page view's first write takes the lock, or on PostgreSQL
     opens the transaction (see above), as does a read through a server-side cursor (a streamed export),
     which PostgreSQL only keeps inside a transaction."""
-    if conn.info.get(_READING):
-        if _is_write(statement) or (context is not None and context.execution_options.get("stream_results")):
-            conn.connection.dbapi_connection.autocommit = False  # psycopg sends BEGIN before this statement
+    if not conn.info.get(_READING):
+        return
+    if conn.dialect.name == "sqlite":
+        if _is_write(statement):
+            cursor.execute("BEGIN IMMEDIATE")
             conn.info[_READING] = False
-        return
-    if conn.dialect.name != "sqlite" or conn.info.get(_WRITER, True) or not _is_write(statement):
-        return
-    if conn.in_transaction() and _page_view():
-        cursor.execute("COMMIT")  # the transaction has only read: nothing is lost
-        cursor.execute("BEGIN IMMEDIATE")
-    conn.info[_WRITER] = True
+    elif _is_write(statement) or (context is not None and context.execution_options.get("stream_results")):
+        conn.connection.dbapi_connection.autocommit = False  # psycopg sends BEGIN before this statement
+        conn.info[_READING] = False
 
 
 def commit_bookkeeping(session) -> None:
