@@ -120,12 +120,9 @@ def cases():
         college=args.get("college", ""), q=args.get("q", "")[:200], sort=args.get("sort", "newest"),
     )
     page = casework.list_cases(current_user, filters, _page_number(args.get("page")))
-    labels = casework.labels()
     return render_template(
-        "backoffice/cases/list.html", page=page, filters=filters, labels=labels, statuses=STAFF_STATUS,
-        sorts=casework.SORTS, officers=casework.staff_choices(),
-        areas=casework.area_groups(), colleges=casework.college_choices(),
-        query={k: v for k, v in vars(filters).items() if v},
+        "backoffice/cases/list.html", page=page, filters=filters, labels=casework.labels(), statuses=STAFF_STATUS,
+        choices=casework.case_list_choices(), query={k: v for k, v in vars(filters).items() if v},
     )
 
 

@@ -163,6 +163,30 @@ def area_groups() -> dict[str, list[tuple[str, str]]]:
     return groups
 
 
+@dataclass(frozen=True)
+class CaseListChoices:
+    """The case list's filters, each a tuple of (value, label) (or (group, choices) for a group), ready for
+    the `options` template helper: built from the lists and the staff names once while they last."""
+
+    status: tuple
+    area: tuple
+    officer: tuple
+    college: tuple
+    sort: tuple
+
+
+_STATUS_FILTER = (("", "Any"), ("active", "Not closed"), *STAFF_STATUS.items())
+
+
+def case_list_choices() -> CaseListChoices:
+    areas = reference_data.from_lists("filter:area", lambda: (("", "Any"), *(
+        (group.capitalize(), tuple(options)) for group, options in area_groups().items())))
+    colleges = reference_data.from_lists("filter:college", lambda: (("", "Any"), *college_choices()))
+    officers = reference_data.from_staff("filter:officer", lambda: (
+        ("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *((str(s.id), s.name) for s in staff_choices())))
+    return CaseListChoices(_STATUS_FILTER, areas, officers, colleges, _SORT_CHOICES)
+
+
 def outcome_choices() -> list[tuple[str, str]]:
     return [(i.code, i.label) for i in list_items(ListKind.OUTCOME)]
 
@@ -627,6 +651,9 @@ SORTS = {
     "status": ("Status", lambda: [Case.status.asc(), Case.opened_at.desc(), Case.id.desc()],
                lambda: [Case.status.desc(), Case.opened_at.asc(), Case.id.asc()]),
 }
+
+
+_SORT_CHOICES = tuple((code, spec[0]) for code, spec in SORTS.items())
 
 
 @dataclass(frozen=True, slots=True)

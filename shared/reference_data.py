@@ -122,6 +122,11 @@ def from_lists(name: str, build: Callable):
     return _cached(f"lists:{name}", build)
 
 
+def from_staff(name: str, build: Callable):
+    """Something built from the active staff's names alone, kept and cleared with them."""
+    return _cached(f"staff:{name}", build)
+
+
 def active_staff() -> tuple[StaffName, ...]:
     def load():
         rows = db.session.execute(

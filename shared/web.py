@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from flask import (
@@ -20,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -128,6 +130,33 @@ def _remembering_url_for():
     return template_url_for
 
 
+def select_options(choices, selected) -> Markup:
+    """A select's <option>s (and <optgroup>s, for a (group, choices) pair), `selected` marked. The same
+    choices and selection give the same HTML, so it is made once and kept: a filter form's lists are the
+    larger part of its page. A value that is not one of the choices (anything typed into the address) is
+    shown as no choice at all (the empty one, if there is one), and is not kept."""
+    choices = tuple(choices)
+    selected = selected if isinstance(selected, str) else str(selected)
+    return _options_html(choices, selected if selected in _values(choices) else "")
+
+
+@lru_cache(maxsize=256)
+def _values(choices: tuple) -> frozenset:
+    return frozenset(v for value, label in choices for v in (_values(label) if isinstance(label, tuple) else (value,)))
+
+
+@lru_cache(maxsize=1024)
+def _options_html(choices: tuple, selected: str) -> Markup:
+    html = []
+    for value, label in choices:
+        if isinstance(label, tuple):
+            html.append(Markup('<optgroup label="{}">{}</optgroup>').format(value, _options_html(label, selected)))
+        else:
+            mark = Markup(" selected") if value == selected else ""
+            html.append(Markup('<option value="{}"{}>{}</option>').format(value, mark, label))
+    return Markup("").join(html)
+
+
 class ServiceRequest(Request):
     """The app's request: NUL characters are dropped from its query string and its form fields on the way
     in. No one types one, no text the service keeps can hold one (PostgreSQL refuses them), so they could
@@ -158,6 +187,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(health)
     app.wsgi_app = ReadUnreadBody(app.wsgi_app)
     app.jinja_env.globals["url_for"] = _remembering_url_for()
+    app.jinja_env.globals["options"] = select_options
 
     @login_manager.user_loader
     def load_user(token: str):

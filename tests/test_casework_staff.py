@@ -1,6 +1,7 @@
 """The officers' journeys: find a case, work it, close it; every staff role sees every case; every view
 and change is audited; the case list costs the same number of queries whatever the page holds."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -194,6 +195,24 @@ def test_case_list_filters_and_sorts(db, student, other_student, officer, office
     html = officer_browser.get("/staff/cases", query_string={"sort": "newest"}).get_data(as_text=True)
     assert html.index(b.reference) < html.index(a.reference)
     assert officer_browser.get("/staff/cases", query_string={"sort": "nonsense", "page": "x"}).status_code == 200
+
+
+def test_case_list_filter_form_keeps_what_was_chosen(db, officer, officer_browser):
+    def selected(**query):
+        html = officer_browser.get("/staff/cases", query_string=query).get_data(as_text=True)
+        form = html.split('role="search"')[1].split("</form>")[0]
+        return {name: re.findall(r'<option value="([^"]*)" selected>', form.split(f'name="{name}">')[1].split("</select>")[0])
+                for name in ("status", "area", "officer", "college", "sort")}
+
+    chosen = {"status": "waiting", "area": "housing", "officer": str(officer.id), "college": "girton", "sort": "oldest"}
+    assert selected(**chosen) == {name: [value] for name, value in chosen.items()}
+    assert selected(status="active", officer="me") == {"status": ["active"], "area": [""], "officer": ["me"],
+                                                      "college": [""], "sort": ["newest"]}
+    # Anything else typed into the address is shown as no choice at all.
+    assert selected(area="nowhere", officer="99999", sort="<b>") == {
+        "status": [""], "area": [""], "officer": [""], "college": [""], "sort": []}
+    html = officer_browser.get("/staff/cases").get_data(as_text=True)
+    assert '<optgroup label="Academic">' in html and '<option value="" selected>Anyone</option>' in html
 
 
 def test_case_list_pages_and_runs_a_fixed_number_of_queries_per_page(app, db, officer, officer_browser):
