@@ -11,6 +11,7 @@ from flask import (
     Flask,
     Request,
     abort,
+    current_app,
     g,
     has_request_context,
     jsonify,
@@ -20,7 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, logout_user
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -157,6 +158,29 @@ def _options_html(choices: tuple, selected: str) -> Markup:
     return Markup("").join(html)
 
 
+_SIGNED_CSRF_TOKENS: dict[str, str] = {}  # a session's raw form token -> its signed form, per worker
+
+
+def kept_csrf_token() -> str:
+    """Templates' csrf_token(): Flask-WTF's, with each session's signed token made once and kept by the
+    worker. Signing (a key derivation, an HMAC, compression) is most of what the sign-out button on
+    every page costs. Tokens do not expire by age here (WTF_CSRF_TIME_LIMIT is None: the session's own
+    limits end them), so a token signed earlier is exactly as valid as a new one; with an age limit
+    configured, every page signs afresh as before."""
+    if "csrf_token" in g or current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return generate_csrf()
+    raw = session.get("csrf_token")
+    signed = _SIGNED_CSRF_TOKENS.get(raw) if isinstance(raw, str) else None
+    if signed is None:
+        signed = generate_csrf()
+        if len(_SIGNED_CSRF_TOKENS) >= 10_000:  # a worker's open sessions, or near enough: never more
+            _SIGNED_CSRF_TOKENS.clear()
+        _SIGNED_CSRF_TOKENS[session["csrf_token"]] = signed
+    else:
+        g.csrf_token = signed  # what generate_csrf keeps for the rest of the request
+    return signed
+
+
 class ServiceRequest(Request):
     """The app's request: NUL characters are dropped from its query string and its form fields on the way
     in. No one types one, no text the service keeps can hold one (PostgreSQL refuses them), so they could
@@ -188,6 +212,7 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = ReadUnreadBody(app.wsgi_app)
     app.jinja_env.globals["url_for"] = _remembering_url_for()
     app.jinja_env.globals["options"] = select_options
+    app.jinja_env.globals["csrf_token"] = kept_csrf_token
 
     @login_manager.user_loader
     def load_user(token: str):

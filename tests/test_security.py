@@ -1,5 +1,7 @@
 """Deny by default, security headers, CSRF, error pages, health, production refusals."""
 
+import re
+
 import pytest
 
 from shared.authz import PUBLIC_ATTR
@@ -95,6 +97,26 @@ def test_missing_csrf_token_is_refused_and_ends_the_session(student_browser):
     resp = student_browser.post("/account", {"current": "x", "password": "y", "confirm": "y"})
     assert resp.status_code == 400
     assert student_browser.get("/home").status_code == 302
+
+
+def _form_token(response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def test_a_session_keeps_one_form_token_and_it_signs_out(student_browser):
+    """Each session's signed form token is made once and reused on every page (tokens do not expire by age
+    here); it is still the session's own, and still signs out."""
+    token = _form_token(student_browser.get("/home"))
+    assert _form_token(student_browser.get("/cases")) == token == _form_token(student_browser.get("/home"))
+    assert student_browser.post("/sign-out", data={"csrf_token": token}).status_code in (302, 303)
+    assert student_browser.get("/home").status_code == 302
+
+
+def test_another_sessions_kept_form_token_is_refused(student_browser, other_student_browser):
+    theirs = _form_token(other_student_browser.get("/home"))
+    assert _form_token(student_browser.get("/home")) != theirs
+    assert student_browser.post("/sign-out", data={"csrf_token": theirs}).status_code == 400
+    assert other_student_browser.get("/home").status_code == 200  # theirs was not touched
 
 
 def test_logout_is_post_only(student_browser):
