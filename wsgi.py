@@ -23,7 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     from shared import config as settings
     from shared.extensions import csrf, db, limiter, login_manager, migrate
 
-    app = Flask(
+    app = web.ServiceApp(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
