@@ -12,11 +12,10 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import joinedload
 
 from shared import audit
 from shared.extensions import db
-from shared.models import Account, LoginSession, utcnow
+from shared.models import Account, LoginSession, Staff, Student, utcnow
 from shared.transactions import commit_bookkeeping
 
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -51,8 +50,9 @@ def start(account: Account, user_agent: str | None = None) -> LoginSession:
 # Runs on every signed-in request: one statement for the session and its account, built once (so its
 # SQL cache key is computed once, not per request).
 _LOAD = (
-    select(LoginSession)
-    .options(joinedload(LoginSession.student), joinedload(LoginSession.staff))
+    select(LoginSession, Student, Staff)
+    .outerjoin(Student, Student.id == LoginSession.student_id)
+    .outerjoin(Staff, Staff.id == LoginSession.staff_id)
     .where(LoginSession.token_id == bindparam("token_id"))
 )
 
@@ -61,10 +61,11 @@ def load(token: str | None) -> Account | None:
     """The account behind a cookie's token, or None if the session ended, timed out or never was."""
     if not token or len(token) > 100:
         return None
-    login_session = db.session.scalar(_LOAD, {"token_id": _hash(token)})
-    if login_session is None or login_session.ended_at is not None:
+    row = db.session.execute(_LOAD, {"token_id": _hash(token)}).first()
+    if row is None or row[0].ended_at is not None:
         return None
-    account = login_session.account
+    login_session, student, staff = row
+    account = student or staff
     if account is None or not account.is_active:
         return None
     now = utcnow()
