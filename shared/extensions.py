@@ -1,5 +1,6 @@
 """Flask extension objects, created unbound so that every module can import them without an app."""
 
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -13,4 +14,18 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)
+
+
+class ServiceLimiter(Limiter):
+    """Every limit is on a form's POST (the doors in shared/ratelimits.py), so a page view has none to
+    check: it skips the limiter's per-request check altogether (filtering, scopes, its context), which
+    cost a signed-in page as much as its security headers and its form token together. A limit on
+    reading pages would have to change this first."""
+
+    def _check_request_limit(self, callable_name=None, in_middleware=True):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        return super()._check_request_limit(callable_name, in_middleware)
+
+
+limiter = ServiceLimiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)

@@ -6,13 +6,6 @@ from flask import current_app, request, session
 from shared.extensions import limiter
 
 
-@limiter.request_filter
-def _page_views_are_not_limited() -> bool:
-    """Every limit is on a form's POST (the doors below): a page view has none to check, so it skips the
-    limiter's per-request work. A limit on reading pages would have to go through a door that says so."""
-    return request.method in ("GET", "HEAD", "OPTIONS")
-
-
 def _login_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN"]
 

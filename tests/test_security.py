@@ -168,6 +168,23 @@ def test_rate_limit_on_sign_in_does_not_reveal_accounts(make_limited_app, studen
     assert outcomes[student.email] == outcomes["nobody.here@example.ac.uk"] == [200, 200, 200, 429]
 
 
+def test_a_rate_limited_door_still_shows_its_page(make_limited_app, student):
+    """Limits are on submitting a form, never on reading a page: once sign-in attempts from an address
+    are limited, the sign-in page itself (and every other page) still answers, so the person can read
+    what to do; the next attempt is still refused."""
+    from tests.conftest import Browser
+
+    limited = make_limited_app(RATELIMIT_LOGIN="2 per minute")
+    b = Browser(limited.test_client())
+    b.client.environ_base["REMOTE_ADDR"] = "192.0.2.9"
+    attempts = [b.submit("/sign-in", {"email": student.email, "password": "wrong password entirely"}).status_code
+                for _ in range(3)]
+    assert attempts == [200, 200, 429]
+    assert all(b.client.get("/sign-in").status_code == 200 for _ in range(5))
+    assert b.client.get("/").status_code == 200
+    assert b.submit("/sign-in", {"email": student.email, "password": "wrong password entirely"}).status_code == 429
+
+
 @pytest.mark.parametrize(
     "env,needle",
     [
