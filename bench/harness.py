@@ -406,8 +406,13 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
     RESULTS.mkdir(parents=True, exist_ok=True)
     slice_seconds = max(1.0, seconds / rounds)
     floors = []
+    from bench.floor import WRITE_PATH, create_write_table
+
+    create_write_table(database_url)
+    write_path = FLOOR_PATH.rstrip("/") + WRITE_PATH
     with gunicorn(database_url, workers=workers, env_extra=keys, log_path=RESULTS / "gunicorn.log") as (_proc, port):
         check_status(port, FLOOR_PATH)
+        check_status(port, write_path)
         load(port, FLOOR_PATH, seconds=1, connections=connections)  # warm-up
         for page in pages:
             if not page.throughput:
@@ -417,17 +422,19 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
             path = page.path.format(**summary)
             check_status(port, path, header)
             load(port, path, seconds=1, connections=connections, cookie=header)
-            before = audit_count(app)
-            page_slices, floor_slices = [], []
+            page_slices, floor_slices, write_slices, written = [], [], [], 0
             for _ in range(rounds):
                 floor_slices.append(load(port, FLOOR_PATH, seconds=slice_seconds, connections=connections))
+                before = audit_count(app)
                 page_slices.append(load(port, path, seconds=slice_seconds, connections=connections, cookie=header))
-            written = audit_count(app) - before
+                written += audit_count(app) - before
+                write_slices.append(load(port, write_path, seconds=slice_seconds, connections=connections))
             floors += floor_slices
             result = _combined(page_slices)
-            floor_rps = _combined(floor_slices)["rps"]
-            result.update(page=page.name, path=path, floor_rps=floor_rps,
+            floor_rps, write_rps = _combined(floor_slices)["rps"], _combined(write_slices)["rps"]
+            result.update(page=page.name, path=path, floor_rps=floor_rps, floor_with_a_write_rps=write_rps,
                           ratio_to_floor=round(result["rps"] / max(floor_rps, 0.1), 2),
+                          ratio_to_floor_with_a_write=round(result["rps"] / max(write_rps, 0.1), 2),
                           audit_events_per_request=round(written / max(1, result["requests"]), 2))
             out["pages"].append(result)
         if not floors:

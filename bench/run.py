@@ -100,6 +100,9 @@ def table(report: dict) -> str:
             lines.append(f"  {row['page'] + ' ' + row['path']:<44} {row['rps']:>8.1f} req/s  "
                          f"{row['ratio_to_floor']:.2f}x floor ({row.get('floor_rps', floor['rps']):.0f} beside it)  audit/request {row['audit_events_per_request']}"
                          f"  non-2xx {row['non_2xx']}  {verdict}")
+            if "floor_with_a_write_rps" in row:
+                lines.append(f"  {'':<44} {'':>14}  {row['ratio_to_floor_with_a_write']:.2f}x the floor with a write "
+                             f"({row['floor_with_a_write_rps']:.0f} beside it: one row appended and committed per request)")
     return "\n".join(lines)
 
 

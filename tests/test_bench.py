@@ -162,3 +162,7 @@ def test_throughput_under_gunicorn_beside_the_floor_page(app, db, monkeypatch, t
     assert result["floor"]["tool"] == tool
     [row] = result["pages"]
     assert row["page"] == "student home" and row["non_2xx"] == 0 and row["requests"] > 0
+    assert row["floor_with_a_write_rps"] > 0
+    with db.engine.begin() as conn:  # the floor with a write did write; its table is the benchmark's alone
+        assert conn.exec_driver_sql("SELECT count(*) FROM floor_views").scalar() > 0
+        conn.exec_driver_sql("DROP TABLE floor_views")
