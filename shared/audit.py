@@ -103,11 +103,15 @@ def record_view(actor, action: str, subject=None, **kwargs) -> None:
     commit_bookkeeping(db.session())
 
 
+# Every audited page view runs these three: built once.
+_TAKE_HEAD = text("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, last_mac")
+_INSERT = insert(AuditEvent.__table__)
+_MOVE_HEAD = text("UPDATE audit_head SET seq = :seq, last_mac = :mac WHERE id = 1")
+
+
 def _take_head() -> tuple[int, str]:
     """Lock the head row (so concurrent writers queue behind us) and read where the chain ends."""
-    row = db.session.execute(
-        text("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, last_mac")
-    ).one()
+    row = db.session.connection().execute(_TAKE_HEAD).one()
     return row.seq, row.last_mac
 
 
@@ -139,10 +143,9 @@ def append_many(events: Iterable[dict]) -> int:
         row["mac"] = prev_mac = _mac(prev_mac, SimpleNamespace(**row), key)
         rows.append(row)
     if rows:
-        db.session.execute(insert(AuditEvent.__table__), rows)  # Core: no unit of work to flush
-        db.session.execute(
-            text("UPDATE audit_head SET seq = :seq, last_mac = :mac WHERE id = 1"), {"seq": seq, "mac": prev_mac}
-        )
+        conn = db.session.connection()  # Core, in the session's transaction: no unit of work to flush
+        conn.execute(_INSERT, rows)
+        conn.execute(_MOVE_HEAD, {"seq": seq, "mac": prev_mac})
     return len(rows)
 
 

@@ -724,7 +724,7 @@ def _first_rows(*ordered, then_by: tuple[str, ...], limit: int):
 def _case_rows(stmt, params: dict | None = None) -> list[CaseRow]:
     width = len(_ROW_COLUMNS)
     rows = []
-    for row in db.session.execute(stmt, params):
+    for row in db.session.connection().execute(stmt, params):  # plain rows: Core, without the ORM's layers
         officer, profile_id, full_name, crsid = row[width:]
         rows.append(CaseRow(
             CaseSummary(*row[:width], OfficerName(officer) if officer is not None else None),
@@ -858,7 +858,7 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
     _record_view(staff, "cases.listed", page=page)
     per_page = per_page or PAGE_SIZE
     shape, params = _filter_shape(staff, filters)
-    counted = db.session.scalar(_count_statement(shape), params)
+    counted = db.session.connection().scalar(_count_statement(shape), params)
     more = counted > COUNT_LIMIT
     pages = None if more else max(1, -(-counted // per_page))
     page = page or 1
@@ -986,15 +986,14 @@ def _entry_views(case_id: int) -> list[EntryView]:
     entries, versions = _entry_statements()
     text_field, reason_field = CaseEntryVersion.text, CaseEntryVersion.reason
     by_entry: dict[int, list[EntryVersionView]] = {}
-    for entry_id, version, uid, text_enc, reason_enc, edited_at, editor in db.session.execute(
-        versions, {"case_id": case_id}
-    ):
+    read = db.session.connection().execute  # plain rows: Core, without the ORM's layers
+    for entry_id, version, uid, text_enc, reason_enc, edited_at, editor in read(versions, {"case_id": case_id}):
         by_entry.setdefault(entry_id, []).append(EntryVersionView(
             version, text_field.open(text_enc, uid), reason_field.open(reason_enc, uid), edited_at,
             OfficerName(editor)))
     return [
         EntryView(entry_id, kind, occurred_at, OfficerName(author), tuple(by_entry.get(entry_id, ())))
-        for entry_id, kind, occurred_at, author in db.session.execute(entries, {"case_id": case_id})
+        for entry_id, kind, occurred_at, author in read(entries, {"case_id": case_id})
     ]
 
 
