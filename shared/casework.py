@@ -855,7 +855,6 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
     the list; so pages near the end are read from the other end of the same index, in the opposite order."""
     if not can_view_all_cases(staff):
         raise NotFound()
-    _record_view(staff, "cases.listed", page=page)
     per_page = per_page or PAGE_SIZE
     shape, params = _filter_shape(staff, filters)
     counted = db.session.connection().scalar(_count_statement(shape), params)
@@ -874,6 +873,9 @@ def list_cases(staff: Staff, filters: CaseFilters, page: int = 1, per_page: int 
     else:
         skip, take = (page - 1) * per_page, per_page + 1  # one more: is there a next page?
     rows = _case_rows(_page_statement(shape, sort, backward, take, skip), params)
+    # Audited once read and before it is shown: the page's statements then share one connection (a commit
+    # before them would hand it back to the pool and take it out again).
+    _record_view(staff, "cases.listed", page=page)
     further = len(rows) > per_page  # a row beyond this page, in the direction it was read
     rows = rows[:per_page]
     if backward:
@@ -921,10 +923,11 @@ def dashboard(staff: Staff) -> Dashboard:
     """The officer's day: their open cases, new unassigned cases, deadlines this week, unanswered messages."""
     if not can_view_all_cases(staff):
         raise NotFound()
-    _record_view(staff, "dashboard.viewed")
     today = today_local()
     params = {"staff_id": staff.id, "today": today, "week_end": today + timedelta(days=7)}
-    return Dashboard(*(_case_rows(stmt, params) for stmt in _dashboard_statements()))
+    board = Dashboard(*(_case_rows(stmt, params) for stmt in _dashboard_statements()))
+    _record_view(staff, "dashboard.viewed")  # once read, before it is shown (as the case list)
+    return board
 
 
 # ---------------------------------------------------------------------------------------------- staff: one case
