@@ -68,7 +68,7 @@ def test_a_page_view_is_audited_even_when_another_process_wrote_while_the_page_w
     assert _audit_count(app) == before + 1
 
 
-def test_a_page_that_only_reads_holds_no_transaction(app, student_browser):
+def test_a_page_that_only_reads_holds_no_transaction(app, student_browser, sqlite_path):
     """Each read is its own short transaction: nothing is held open while the page renders, and nothing
     is left to roll back at its end."""
     seen = []
