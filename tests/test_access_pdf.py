@@ -94,3 +94,11 @@ def test_the_copy_is_tagged_with_title_language_page_numbers_and_footer(student,
     for number, text in enumerate(pages[1:], start=2):
         assert f"Page {number} of {len(pages)}" in text
         assert "SAR-2026-0042" in text and "Confidential" in text  # the footer
+
+
+def test_page_references_follow_the_pages_added_after_a_first_call():
+    document = pdf.pydyf.PDF()
+    document.add_page(pdf.pydyf.Dictionary({"Type": "/Page"}))
+    assert pdf._page_references(document) == (b"3 0 R",)
+    document.add_page(pdf.pydyf.Dictionary({"Type": "/Page"}))
+    assert pdf._page_references(document) == (b"3 0 R", b"4 0 R")
