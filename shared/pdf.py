@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydyf
 from flask import current_app
 from weasyprint import HTML, Attachment, URLFetcher
 from weasyprint.urls import URLFetcherResponse
@@ -35,6 +36,28 @@ class SafeURLFetcher(URLFetcher):
         raise FetchRefused(f"refused to fetch {url[:60]!r}: only data: URLs and the bundled stylesheet")
 
 
+def _page_references(pdf: pydyf.PDF) -> tuple[bytes, ...]:
+    """pydyf's `PDF.page_references`, built once per page count instead of on every call.
+
+    WeasyPrint's tagging asks for it once per node of the tag tree, and pydyf rebuilds the tuple of every
+    page's reference each time: nodes x pages, quadratic in the length of the copy (5 s of a 2,000-entry copy).
+    Pages are only ever appended (`PDF.add_page`), so the tuple is the same until the count of pages changes.
+    """
+    kids = pdf.pages["Kids"]
+    key = (id(kids), len(kids))
+    cached = pdf.__dict__.get("_page_references_cache")
+    if cached is None or cached[0] != key:
+        cached = pdf._page_references_cache = (key, tuple(f"{number} 0 R".encode("ascii") for number in kids[::3]))
+    return cached[1]
+
+
+def _cache_page_references() -> None:
+    """Installed on the first PDF this app renders (not at import: a bare WeasyPrint render stays bare)."""
+    if not isinstance(pydyf.PDF.__dict__.get("page_references"), property) or pydyf.PDF.page_references.fget is _page_references:
+        return
+    pydyf.PDF.page_references = property(_page_references)
+
+
 def stylesheet_path() -> Path:
     return Path(current_app.static_folder) / "css" / "pdf.css"
 
@@ -51,6 +74,7 @@ def render_html(template_name: str, context: dict, *, title: str, lang: str = "e
 
 
 def html_to_pdf(html: str, *, title: str, lang: str = "en-GB", attachments: list[tuple[str, bytes]] = ()) -> bytes:
+    _cache_page_references()
     document = HTML(string=html, base_url=BUNDLED_STYLESHEET, url_fetcher=url_fetcher()).render(pdf_variant=PDF_VARIANT)
     document.metadata.title = title
     document.metadata.lang = lang

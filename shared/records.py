@@ -20,6 +20,7 @@ from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from shared import documents
 from shared.consent import basis_for_student
@@ -245,6 +246,7 @@ def collect(
 
     entries = _by_case(db.session.scalars(
         select(CaseEntry).where(CaseEntry.case_id.in_(case_ids)).order_by(CaseEntry.occurred_at, CaseEntry.id)
+        .options(selectinload(CaseEntry.versions))  # every wording in one query, not one query per entry
     ))
     flags = _by_case(db.session.scalars(
         select(ReflectiveFlag).where(ReflectiveFlag.case_id.in_(case_ids)).order_by(ReflectiveFlag.flagged_at)

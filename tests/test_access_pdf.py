@@ -94,3 +94,38 @@ def test_the_copy_is_tagged_with_title_language_page_numbers_and_footer(student,
     for number, text in enumerate(pages[1:], start=2):
         assert f"Page {number} of {len(pages)}" in text
         assert "SAR-2026-0042" in text and "Confidential" in text  # the footer
+
+
+def _structure_types(data: bytes) -> list[str]:
+    """The structure types of a tagged PDF's tag tree, in document order."""
+    out, stack = [], [PdfReader(io.BytesIO(data)).trailer["/Root"]["/StructTreeRoot"]]
+    while stack:
+        node = stack.pop().get_object()
+        if not hasattr(node, "get"):
+            continue  # a marked-content id
+        if "/S" in node:
+            out.append(str(node["/S"]))
+        kids = node.get("/K")
+        kids = kids.get_object() if kids is not None else []
+        stack.extend(reversed(kids) if isinstance(kids, list) else [kids])
+    return out
+
+
+def test_the_copy_gives_every_item_a_heading_a_screen_reader_can_jump_to(student, officer, db):
+    fa.make_full_record(student, officer)
+    record = collect(student.id)
+    data = pdf.render_pdf("records.html", {"record": record, "sar": {"reference": "SAR-2026-0042"}}, title="t")
+    types = _structure_types(data)
+    items = sum(len(c.timeline) + len(c.messages) + len(c.documents) for c in record.cases)
+    assert types.count("/H1") == 1 and types.count("/H2") >= 3 + len(record.cases)
+    assert types.count("/H4") == items > 0
+    assert types.count("/H3") >= 4 * len(record.cases) + len(record.consents) + len(record.disclosures)
+    assert "/P" in types and "/L" in types and "/LI" in types  # paragraphs; the contents and the facts are lists
+
+
+def test_page_references_follow_the_pages_added_after_a_first_call():
+    document = pdf.pydyf.PDF()
+    document.add_page(pdf.pydyf.Dictionary({"Type": "/Page"}))
+    assert pdf._page_references(document) == (b"3 0 R",)
+    document.add_page(pdf.pydyf.Dictionary({"Type": "/Page"}))
+    assert pdf._page_references(document) == (b"3 0 R", b"4 0 R")
