@@ -10,7 +10,10 @@ database, then measures, each in a fresh process so that peak memory is its own:
 - render only: `pdf.render_pdf` from already-collected plain data;
 - bare: `weasyprint.HTML(string=same_html).write_pdf()`, the same HTML with the stylesheet given as a
   file, no tagging, default fetcher;
-- bare tagged: the same, with `pdf_variant="pdf/ua-1"` (what tagging alone costs).
+- bare tagged: the same, with `pdf_variant="pdf/ua-1"` (what tagging alone costs);
+- bare tagged, mended: the same again with the project's mending of pydyf (shared.pdf: pydyf 0.13 rebuilds
+  every page's reference once per node of the tag tree, which made tagging grow with the square of the
+  length), so that project/mended is the project's own work alone.
 
 Each figure is the best of 3 runs (2 at 2,000 entries) in that process. Goal: project <= 1.2 x bare.
 Prints seconds, peak RSS (MB) and the growth of RSS while rendering, and the ratios.
@@ -94,14 +97,19 @@ def measure(workdir: Path, what: str, repeat: int) -> dict:
     """Runs in a child process: the best of `repeat` runs, and the process's peak memory, printed as JSON.
     Every child first builds the app, so that all start from the same baseline and memory growth compares."""
     app = make_app(workdir)
-    if what in ("bare", "bare-tagged"):
+    if what in ("bare", "bare-tagged", "bare-tagged-mended"):
         from weasyprint import HTML
+
+        if what == "bare-tagged-mended":  # with the project's mending of pydyf (shared.pdf), nothing else of it
+            from shared import pdf as pdf_module
+
+            pdf_module._cache_page_references()
 
         html = (workdir / "copy.html").read_text()
         css = (ROOT / "static" / "css" / "pdf.css").as_uri()
         html = html.replace('href="app:pdf.css"', f'href="{css}"')
         before = _peak_mb()
-        options = {"pdf_variant": "pdf/ua-1"} if what == "bare-tagged" else {}
+        options = {"pdf_variant": "pdf/ua-1"} if what.startswith("bare-tagged") else {}
         seconds = float("inf")
         for _ in range(repeat):
             t0 = time.perf_counter()
@@ -155,7 +163,8 @@ def child(workdir: Path, what: str, repeat: int) -> dict:
 
 def main(sizes: list[int]) -> None:
     print(f"{'entries':>7} {'pages':>5} | {'project s':>9} {'peak MB':>8} | {'render s':>8} {'peak MB':>8} | "
-          f"{'bare s':>7} {'peak MB':>8} | {'tagged s':>8} | {'project/bare':>12} {'render/bare':>11} {'project/tagged':>14}")
+          f"{'bare s':>7} {'peak MB':>8} | {'tagged s':>8} {'mended s':>8} | {'project/bare':>12} {'render/bare':>11} "
+          f"{'project/tagged':>14} {'project/mended':>14}")
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
@@ -165,10 +174,12 @@ def main(sizes: list[int]) -> None:
             render = child(workdir, "render", repeat)
             bare = child(workdir, "bare", repeat)
             tagged = child(workdir, "bare-tagged", repeat)
+            mended = child(workdir, "bare-tagged-mended", repeat)
             print(f"{size:>7} {bare['pages']:>5} | {project['seconds']:>9.2f} {project['peak_mb']:>8.0f} | "
                   f"{render['seconds']:>8.2f} {render['peak_mb']:>8.0f} | {bare['seconds']:>7.2f} {bare['peak_mb']:>8.0f} | "
-                  f"{tagged['seconds']:>8.2f} | {project['seconds'] / bare['seconds']:>11.2f}x "
-                  f"{render['seconds'] / bare['seconds']:>10.2f}x {project['seconds'] / tagged['seconds']:>13.2f}x", flush=True)
+                  f"{tagged['seconds']:>8.2f} {mended['seconds']:>8.2f} | {project['seconds'] / bare['seconds']:>11.2f}x "
+                  f"{render['seconds'] / bare['seconds']:>10.2f}x {project['seconds'] / tagged['seconds']:>13.2f}x "
+                  f"{project['seconds'] / mended['seconds']:>13.2f}x", flush=True)
             print(f"{'':>13} memory growth while rendering (MB): project {project['delta_mb']:.0f}, render "
                   f"{render['delta_mb']:.0f}, bare {bare['delta_mb']:.0f}, bare tagged {tagged['delta_mb']:.0f}", flush=True)
 

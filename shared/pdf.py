@@ -52,8 +52,11 @@ def _page_references(pdf: pydyf.PDF) -> tuple[bytes, ...]:
 
 
 def _cache_page_references() -> None:
-    """Installed on the first PDF this app renders (not at import: a bare WeasyPrint render stays bare)."""
-    if not isinstance(pydyf.PDF.__dict__.get("page_references"), property) or pydyf.PDF.page_references.fget is _page_references:
+    """Installed on the first PDF this app renders (not at import, so that the benchmark's bare WeasyPrint
+    renders, made in processes that build the app, stay bare), and only on the pydyf it was written for:
+    a later release may have its own fix or a different layout of its pages, and is then left alone."""
+    current = pydyf.PDF.__dict__.get("page_references")
+    if not pydyf.__version__.startswith("0.13.") or not isinstance(current, property) or current.fget is _page_references:
         return
     pydyf.PDF.page_references = property(_page_references)
 
