@@ -142,7 +142,11 @@ def account_for(who: str, summary: dict):
 def session_cookie(app, who: str, summary: dict) -> tuple[str, str] | None:
     """(cookie name, value) for a fresh login session of `who`, made directly through shared.sessions.start:
     no sign-in form, so a later extra sign-in step (staff TOTP) does not break the benchmark."""
-    with app.app_context():
+    from shared.transactions import writer_thread
+
+    # Signing in writes: on SQLite, a transaction that read first could not then write if a server's worker
+    # committed in between ("database is locked" at once); a writer's transaction takes the lock first.
+    with app.app_context(), writer_thread():
         account = account_for(who, summary)
         return None if account is None else session_cookie_for(app, account)
 
@@ -170,7 +174,8 @@ def session_cookie_for(app, account) -> tuple[str, str]:
     # accepted the current confidentiality policy): a browser sends the cookie it was given back.
     client = app.test_client()
     client.set_cookie(name, value)
-    client.get("/staff/" if account.kind == "staff" else "/home").close()
+    with app.app_context():  # its own context, so its own database session: the caller's is left as it was
+        client.get("/staff/" if account.kind == "staff" else "/home").close()
     given = client.get_cookie(name)
     return name, given.value if given is not None else value
 
