@@ -158,7 +158,7 @@ def _options_html(choices: tuple, selected: str) -> Markup:
     return Markup("").join(html)
 
 
-_SIGNED_CSRF_TOKENS: dict[str, str] = {}  # a session's raw form token -> its signed form, per worker
+_SIGNED_CSRF_TOKENS: dict[tuple, str] = {}  # (app's secret, a session's raw form token) -> signed, per worker
 
 
 def kept_csrf_token() -> str:
@@ -169,13 +169,13 @@ def kept_csrf_token() -> str:
     configured, every page signs afresh as before."""
     if "csrf_token" in g or current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
-    raw = session.get("csrf_token")
-    signed = _SIGNED_CSRF_TOKENS.get(raw) if isinstance(raw, str) else None
+    raw, secret = session.get("csrf_token"), current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    signed = _SIGNED_CSRF_TOKENS.get((secret, raw)) if isinstance(raw, str) else None
     if signed is None:
         signed = generate_csrf()
         if len(_SIGNED_CSRF_TOKENS) >= 10_000:  # a worker's open sessions, or near enough: never more
             _SIGNED_CSRF_TOKENS.clear()
-        _SIGNED_CSRF_TOKENS[session["csrf_token"]] = signed
+        _SIGNED_CSRF_TOKENS[(secret, session["csrf_token"])] = signed
     else:
         g.csrf_token = signed  # what generate_csrf keeps for the rest of the request
     return signed
