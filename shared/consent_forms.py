@@ -8,7 +8,7 @@ from wtforms.validators import Optional
 
 from shared import consent
 from shared.casework_web import FriendlyDateField, MultiCheckboxField
-from shared.forms import Form
+from shared.forms import Form, record_number
 from shared.models import Student
 
 
@@ -40,14 +40,23 @@ class ConsentDetailsForm(Form):
         return self
 
     def details(self) -> consent.ConsentDetails:
-        case = self.case_id.data
         return consent.ConsentDetails(
             recipient_name=self.recipient_name.data or "", recipient_role=self.recipient_role.data or "",
             recipient_organisation=self.recipient_organisation.data or "", recipient_contact=self.recipient_contact.data or "",
             purpose=self.purpose.data or "", scopes=list(self.scopes.data or []),
             document_ids=[int(d) for d in self.document_ids.data or []],
-            case_id=int(case) if case and case.isdigit() else None, expires_on=self.expires_on.data,
+            case_id=self._chosen_case(), expires_on=self.expires_on.data,
         )
+
+    def _chosen_case(self) -> int | None:
+        """None for all the student's cases; otherwise the case number chosen. Anything else that was sent
+        (a tampered or mistyped value) is never read as "all my cases", which would widen the consent: it
+        becomes case 0, which is nobody's, so the form says to choose one of their cases."""
+        case = (self.case_id.data or "all").strip()
+        if case in ("all", "None"):
+            return None
+        number = record_number(case)
+        return 0 if number is None else number
 
 
 class ConfirmConsentForm(ConsentDetailsForm):

@@ -6,6 +6,7 @@ import html
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from shared import consent as gate
@@ -113,6 +114,17 @@ def test_consent_can_cover_one_case_only(db, student, student_browser):
     confirm(student_browser, review(student_browser, case_id=str(case.id)))
     c = db.session.scalars(select(Consent)).one()
     assert c.case_id == case.id and case.reference in c.shown_text
+
+
+@pytest.mark.parametrize("sent", ["9" * 400, "²", "x", "-1", "0"])
+def test_a_case_choice_that_is_none_of_theirs_is_refused_not_widened_to_all(db, student, student_browser, sent):
+    """A case number no form offers (too long for the database, not a number, nobody's) asks the student to
+    choose again: never a 500, and never read as "all my cases", which would give more than they chose."""
+    make_case(student)
+    resp = student_browser.submit("/consents/new", details(case_id=sent))
+    assert resp.status_code == 200
+    assert "Choose one of your cases, or all of them." in resp.get_data(as_text=True)
+    assert db.session.scalars(select(Consent)).first() is None
 
 
 def test_whole_journey_grant_see_it_used_withdraw_see_sharing_refused(db, student, officer, student_browser):
