@@ -3,7 +3,8 @@
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from shared import audit
 from shared.models import AuditEvent
@@ -127,3 +128,32 @@ def test_audit_verify_command(app, db):
     db.session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "BROKEN at event 1" in result.output
+
+
+def test_a_page_view_whose_audit_fails_half_way_leaves_no_event(app, db, officer_browser):
+    """The view's audit event is written, then the database fails before the chain's head moves: the
+    officer gets the friendly 503 page, the event is gone with the rest of the transaction (a page view's
+    reads run in autocommit; its writes must not), and the chain still verifies. Had the event been
+    written outside the transaction, the chain would now be broken."""
+
+    def fail_at_the_head(_conn, _cursor, statement, *_args):
+        # The head's move (SET seq = <the new number>), not the taking of its lock (SET seq = seq).
+        if statement.startswith("UPDATE audit_head SET seq = ") and "last_mac" in statement.split("WHERE")[0]:
+            raise OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
+
+    def audit_count() -> int:
+        return db.session.scalar(select(func.count(AuditEvent.id)))
+
+    officer_browser.get("/staff/")
+    db.session.commit()
+    before = audit_count()
+    event.listen(db.engine, "before_cursor_execute", fail_at_the_head)
+    try:
+        response = officer_browser.get("/staff/cases")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail_at_the_head)
+    assert response.status_code == 503 and "The service is unavailable" in response.get_data(as_text=True)
+    db.session.commit()
+    assert audit_count() == before
+    assert audit.verify().ok
+    assert officer_browser.get("/staff/cases").status_code == 200
