@@ -42,7 +42,9 @@ class FilterForm(Form):
             raise ValidationError("The last month must be the same as or after the first month.")
 
     def filters(self) -> statistics.Filters:
-        return statistics.Filters(self.first_month.data, self.last_month.data, self.area.data or None)
+        # Optional() lets an area of only spaces through (it counts as empty, and clears the choice check's
+        # error): it is all areas, as an empty one is, not an area code.
+        return statistics.Filters(self.first_month.data, self.last_month.data, (self.area.data or "").strip() or None)
 
 
 class PublishForm(FilterForm):
