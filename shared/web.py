@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -20,8 +21,10 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from itsdangerous import BadSignature
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -112,23 +115,29 @@ def too_large_message() -> str:
     )
 
 
-def _remembering_url_for():
-    """Templates' url_for: a link without arguments (the navigation's, on every page) is built once per
-    endpoint and mount point, not on every page; anything else goes to Flask's url_for as before."""
-    built: dict[tuple[str, str], str] = {}
+def _remembering_url_for(script_root: str):
+    """Templates' url_for in a request: a link without arguments (the navigation's, on every page) is built
+    once per endpoint and mount point, not on every page; anything else goes to Flask's url_for as before.
+    Made once per page for the request's mount point (the `page_context` processor), so each link is one
+    dictionary lookup."""
+    built = _LINKS.get(script_root)
+    if built is None:
+        if len(_LINKS) >= 100:  # a mount point is the server's, but never let a stream of them grow this
+            _LINKS.clear()
+        built = _LINKS[script_root] = {}
 
     def template_url_for(endpoint: str, **values) -> str:
-        if values or endpoint.startswith(".") or not has_request_context():
+        if values or endpoint[:1] == ".":
             return url_for(endpoint, **values)
-        key = (endpoint, request.script_root)
-        url = built.get(key)
+        url = built.get(endpoint)
         if url is None:
-            if len(built) >= 1000:  # a mount point is the server's, but never let a stream of them grow this
-                built.clear()
-            url = built[key] = url_for(endpoint)
+            url = built[endpoint] = url_for(endpoint)
         return url
 
     return template_url_for
+
+
+_LINKS: dict[str, dict[str, str]] = {}  # mount point -> endpoint -> its link, per worker
 
 
 def select_options(choices, selected) -> Markup:
@@ -181,6 +190,41 @@ def kept_csrf_token() -> str:
     return signed
 
 
+class KeptSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with each cookie's checked contents kept by the worker. A browser
+    sends the same cookie on every page until something in it changes, and checking it afresh (a key
+    derivation, an HMAC, decoding) was a tenth of a signed-in page's time. What is kept is keyed by the
+    secret keys and the exact cookie, so it is exactly what checking that cookie again would give; the
+    cookie's age is still checked on every request, against the time signed into it. Only sessions of
+    plain values (text, numbers, flags) are kept: each request gets its own copy, and nothing it changes
+    can reach the kept one."""
+
+    def __init__(self):
+        self._opened: dict[tuple, tuple[float, dict]] = {}
+
+    def open_session(self, app: Flask, request: Request):
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not cookie or not app.secret_key:
+            return super().open_session(app, request)
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()), cookie)
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        kept = self._opened.get(key)
+        if kept is not None and 0 <= time.time() - kept[0] <= max_age:
+            return self.session_class(kept[1])
+        try:
+            data, signed_at = self.get_signing_serializer(app).loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if isinstance(data, dict) and all(type(v) in _PLAIN for v in data.values()):
+            if len(self._opened) >= 10_000:  # a worker's open sessions, or near enough: never more
+                self._opened.clear()
+            self._opened[key] = (signed_at.timestamp(), dict(data))
+        return self.session_class(data)
+
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 class ServiceRequest(Request):
     """The app's request: NUL characters are dropped from its query string and its form fields on the way
     in. No one types one, no text the service keeps can hold one (PostgreSQL refuses them), so they could
@@ -228,8 +272,8 @@ def _drop_nul(text):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(health)
+    app.session_interface = KeptSessionInterface()
     app.wsgi_app = ReadUnreadBody(app.wsgi_app)
-    app.jinja_env.globals["url_for"] = _remembering_url_for()
     app.jinja_env.globals["options"] = select_options
     app.jinja_env.globals["csrf_token"] = kept_csrf_token
 
@@ -238,9 +282,12 @@ def init_app(app: Flask) -> None:
         return sessions.load(token)
 
     @app.context_processor
-    def page_endpoint():
-        # The navigation marks the current page: read once per page, not once per link.
-        return {"endpoint": request.endpoint if has_request_context() else None}
+    def page_context():
+        # The navigation marks the current page: read once per page, not once per link. Outside a request
+        # (an email, a PDF) templates keep Flask's own url_for.
+        if not has_request_context():
+            return {"endpoint": None}
+        return {"endpoint": request.endpoint, "url_for": _remembering_url_for(request.script_root)}
 
     @app.before_request
     def deny_unknown_endpoints():

@@ -110,6 +110,46 @@ def test_sign_out_ends_the_session_on_the_server(app, student_browser):
     assert replay.get("/home").status_code == 302
 
 
+def _replayed(app, cookie: str):
+    client = app.test_client()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    return client
+
+
+def test_a_session_cookie_changed_after_it_was_accepted_is_refused(app, student_browser):
+    # The worker keeps each accepted cookie's contents: a forged variant of it must still be checked.
+    cookie = student_browser.client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert _replayed(app, cookie).get("/home").status_code == 200
+    payload, _, signature = cookie.rpartition(".")
+    forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    assert _replayed(app, forged).get("/home").status_code == 302
+    other_payload = payload[:-1] + ("A" if payload[-1] != "A" else "B")
+    assert _replayed(app, other_payload + "." + signature).get("/home").status_code == 302
+
+
+def test_a_session_cookie_past_its_lifetime_is_refused_though_it_was_accepted_before(app, student_browser, monkeypatch):
+    import time
+    from datetime import timedelta
+
+    cookie = student_browser.client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert _replayed(app, cookie).get("/home").status_code == 200
+    monkeypatch.setattr(app, "permanent_session_lifetime", timedelta(minutes=10))
+    later = time.time() + 11 * 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _replayed(app, cookie).get("/home").status_code == 302
+
+
+def test_an_old_session_cookie_replayed_does_not_carry_what_a_later_request_added(app, student_browser):
+    # Each request works on its own copy of a kept session: a message added to it is not in the old cookie.
+    name = app.config["SESSION_COOKIE_NAME"]
+    old = student_browser.client.get_cookie(name).value
+    assert _replayed(app, old).get("/ask").status_code == 200
+    saved = student_browser.submit("/ask", {"action": "save", "summary": "A draft about my rent"})
+    assert saved.status_code == 302
+    assert "Your answers are saved" in student_browser.get("/ask").get_data(as_text=True)
+    assert "Your answers are saved" not in _replayed(app, old).get("/ask").get_data(as_text=True)
+
+
 def test_password_change_ends_other_sessions(app, student):
     from tests.conftest import _signed_in
 
