@@ -1,6 +1,6 @@
 """Flask extension objects, created unbound so that every module can import them without an app."""
 
-from flask import request
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -12,8 +12,21 @@ from shared.models.base import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+class ServiceLoginManager(LoginManager):
+    """Flask-Login's session protection is off here (the server-side session row is the protection, see
+    shared.sessions), yet Flask-Login hashed every request's address and browser before finding it off.
+    With it off, this asks nothing more; turned on, it is Flask-Login's own check."""
+
+    def _session_protection_failed(self):
+        if not current_app.config.get("SESSION_PROTECTION", self.session_protection):
+            return False
+        return super()._session_protection_failed()
+
+
+login_manager = ServiceLoginManager()
 
 
 class ServiceLimiter(Limiter):
