@@ -115,16 +115,16 @@ def too_large_message() -> str:
     )
 
 
-def _remembering_url_for(script_root: str):
+def _remembering_url_for(links: dict[str, dict[str, str]], script_root: str):
     """Templates' url_for in a request: a link without arguments (the navigation's, on every page) is built
     once per endpoint and mount point, not on every page; anything else goes to Flask's url_for as before.
     Made once per page for the request's mount point (the `page_context` processor), so each link is one
-    dictionary lookup."""
-    built = _LINKS.get(script_root)
+    dictionary lookup. `links` is the app's own: mount point -> endpoint -> its link."""
+    built = links.get(script_root)
     if built is None:
-        if len(_LINKS) >= 100:  # a mount point is the server's, but never let a stream of them grow this
-            _LINKS.clear()
-        built = _LINKS[script_root] = {}
+        if len(links) >= 100:  # a mount point is the server's, but never let a stream of them grow this
+            links.clear()
+        built = links[script_root] = {}
 
     def template_url_for(endpoint: str, **values) -> str:
         if values or endpoint[:1] == ".":
@@ -135,9 +135,6 @@ def _remembering_url_for(script_root: str):
         return url
 
     return template_url_for
-
-
-_LINKS: dict[str, dict[str, str]] = {}  # mount point -> endpoint -> its link, per worker
 
 
 def select_options(choices, selected) -> Markup:
@@ -281,13 +278,15 @@ def init_app(app: Flask) -> None:
     def load_user(token: str):
         return sessions.load(token)
 
+    links: dict[str, dict[str, str]] = {}
+
     @app.context_processor
     def page_context():
         # The navigation marks the current page: read once per page, not once per link. Outside a request
         # (an email, a PDF) templates keep Flask's own url_for.
         if not has_request_context():
             return {"endpoint": None}
-        return {"endpoint": request.endpoint, "url_for": _remembering_url_for(request.script_root)}
+        return {"endpoint": request.endpoint, "url_for": _remembering_url_for(links, request.script_root)}
 
     @app.before_request
     def deny_unknown_endpoints():
