@@ -31,6 +31,7 @@ from shared.forms import Form, WholeNumber, record_number
 from shared.models import utcnow
 
 bp.add_app_template_filter(casework.to_local, "local")
+bp.add_app_template_filter(casework.day_text, "day")
 
 
 class CaseActionForm(Form):

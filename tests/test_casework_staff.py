@@ -197,6 +197,21 @@ def test_case_list_filters_and_sorts(db, student, other_student, officer, office
     assert officer_browser.get("/staff/cases", query_string={"sort": "nonsense", "page": "x"}).status_code == 200
 
 
+def test_case_list_shows_the_day_a_case_was_opened_on_the_services_clock(db, student, officer_browser):
+    # 23:30 UTC on 30 June is half past midnight on 1 July in Cambridge (summer time).
+    from datetime import UTC, date, datetime
+
+    case = make_case(student)
+    case.opened_at = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+    case.deadline = date(2026, 7, 3)
+    db.session.commit()
+    html = officer_browser.get("/staff/cases", query_string={"q": case.reference}).get_data(as_text=True)
+    row = html[html.index(f">{case.reference}</a>"):]
+    row = row[:row.index("</tr>")]
+    assert "01 Jul 2026" in row and "30 Jun 2026" not in row
+    assert "03 Jul 2026" in row
+
+
 def test_case_list_filter_form_keeps_what_was_chosen(db, officer, officer_browser):
     def selected(**query):
         html = officer_browser.get("/staff/cases", query_string=query).get_data(as_text=True)
