@@ -31,6 +31,7 @@ from shared.errors import NotFound
 from shared.forms import Form
 
 bp.add_app_template_filter(casework.to_local, "local")
+bp.add_app_template_filter(casework.day_text, "day")
 
 
 class IntakeForm(Form):
