@@ -115,16 +115,27 @@ def too_large_message() -> str:
     )
 
 
+def _keep(store: dict, key, value, most: int):
+    """Keep `value` under `key` in one of a worker's stores of things made once and kept, which never holds
+    more than `most`: a full store is emptied, and whatever it held is only made again when next needed."""
+    if len(store) >= most:
+        store.clear()
+    store[key] = value
+    return value
+
+
+# A worker's open sessions, or near enough: the bound of the stores kept per session (form tokens, cookies).
+_SESSIONS_KEPT = 10_000
+
+
 def _remembering_url_for(links: dict[str, dict[str, str]], script_root: str):
     """Templates' url_for in a request: a link without arguments (the navigation's, on every page) is built
     once per endpoint and mount point, not on every page; anything else goes to Flask's url_for as before.
     Made once per page for the request's mount point (the `page_context` processor), so each link is one
     dictionary lookup. `links` is the app's own: mount point -> endpoint -> its link."""
     built = links.get(script_root)
-    if built is None:
-        if len(links) >= 100:  # a mount point is the server's, but never let a stream of them grow this
-            links.clear()
-        built = links[script_root] = {}
+    if built is None:  # a mount point is the server's, but never let a stream of them grow this
+        built = _keep(links, script_root, {}, most=100)
 
     def template_url_for(endpoint: str, **values) -> str:
         if values or endpoint[:1] == ".":
@@ -178,10 +189,8 @@ def kept_csrf_token() -> str:
     raw, secret = session.get("csrf_token"), current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
     signed = _SIGNED_CSRF_TOKENS.get((secret, raw)) if isinstance(raw, str) else None
     if signed is None:
-        signed = generate_csrf()
-        if len(_SIGNED_CSRF_TOKENS) >= 10_000:  # a worker's open sessions, or near enough: never more
-            _SIGNED_CSRF_TOKENS.clear()
-        _SIGNED_CSRF_TOKENS[(secret, session["csrf_token"])] = signed
+        signed = generate_csrf()  # first: it puts a raw token into a session that has none yet
+        _keep(_SIGNED_CSRF_TOKENS, (secret, session["csrf_token"]), signed, most=_SESSIONS_KEPT)
     else:
         g.csrf_token = signed  # what generate_csrf keeps for the rest of the request
     return signed
@@ -213,9 +222,7 @@ class KeptSessionInterface(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         if isinstance(data, dict) and all(type(v) in _PLAIN for v in data.values()):
-            if len(self._opened) >= 10_000:  # a worker's open sessions, or near enough: never more
-                self._opened.clear()
-            self._opened[key] = (signed_at.timestamp(), dict(data))
+            _keep(self._opened, key, (signed_at.timestamp(), dict(data)), most=_SESSIONS_KEPT)
         return self.session_class(data)
 
 
