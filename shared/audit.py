@@ -78,7 +78,7 @@ def _seal(prev_mac: str, canonical: bytes, key: bytes) -> str:
 
 def _mac(prev_mac: str, event: AuditEvent, key: bytes | None = None) -> str:
     """HMAC-SHA256 over the previous MAC and the event's canonical content. `event` is anything with the
-    event's attributes (a model, a result row, a namespace); `key` may be passed to save looking it up."""
+    event's attributes; `key` may be passed to save looking it up."""
     return _seal(prev_mac, _canonical(event), key or _key())
 
 
