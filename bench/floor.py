@@ -1,18 +1,35 @@
-"""The floor (served at /__floor/): a minimal Flask route rendering 50 rows from the same database with Jinja and no project
-code (no models, no audit, no guard, no ORM). Project pages are compared with it, as a ratio, because
-these machines are shared and absolute figures wander.
+"""The floors: minimal pages that project pages are compared with, as ratios, because these machines are
+shared and absolute figures wander. Each renders the same 50 rows from the same database with the same
+Jinja template, and uses no project code (no models, no audit, no guard).
 
-Beside it, /__floor/with-a-write does the same after appending one row and committing it, as minimal
-code does: what a page that must record each view (the case list's audit event) costs at the least. It
-is a second reference for reading the figures, not a replacement for the floor."""
+- The floor (/__floor/): a plain Flask route on the database driver. The issue's goal is a ratio to it.
+- The floor with a write (/__floor/with-a-write): the same after appending one row and committing it, as
+  minimal code does: what a page that must record each view costs at the least on the bare driver.
+- The floor on the stack (/__stack-floor/): the least a page can do on the design card's own stack and
+  within the policy's rules: a signed-in account loaded by Flask-Login through Flask-SQLAlchemy, one row
+  inserted and committed per view (the view's record), then the rows. This is the cheapest idiomatic
+  shape: the ORM only where Flask-Login needs an object, Core for the insert and the read.
+
+The second and third are references for reading the figures, not replacements for the floor. On SQLite
+every floor connection uses the app's own durability settings (WAL, synchronous=NORMAL): a commit costs
+the same in the floors as in the app, where the driver's default (FULL) would add a flush to disk to each
+write the app does not make. Served beside the app, in one process, the engine-wide settings wsgi.py
+makes (SQLite pragmas, when transactions begin) apply to the floor on the stack as to the app: the
+comparison is of the code on top of them."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
+from datetime import UTC, datetime
 
 from flask import Flask, render_template
+from flask_login import LoginManager, UserMixin, current_user, login_required
+from flask_sqlalchemy import SQLAlchemy
 from jinja2 import DictLoader
+from sqlalchemy import DateTime, ForeignKey, String, insert, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TEMPLATE = """<!doctype html><html lang="en"><head><title>Floor</title></head><body><table>
 <tr><th>Reference</th><th>Status</th><th>Area</th><th>Opened</th></tr>
@@ -21,19 +38,51 @@ TEMPLATE = """<!doctype html><html lang="en"><head><title>Floor</title></head><b
 QUERY = "SELECT reference, status, area_code, opened_at FROM cases ORDER BY id DESC LIMIT 50"
 WRITE = "INSERT INTO floor_views (at) VALUES (CURRENT_TIMESTAMP)"
 WRITE_PATH = "/with-a-write"
+STACK_FLOOR_PATH = "/__stack-floor/"
+# Fixed and fictional, for benchmark databases only: the floor on the stack's one account and its key.
+STACK_FLOOR_TOKEN = "stack-floor-benchmark-token-not-a-secret"  # noqa: S105
+STACK_FLOOR_KEY = "stack-floor-benchmark-key-not-for-production-" + "f" * 16
+SQLITE_SETTINGS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
 
 
-def create_write_table(database_url: str) -> None:
-    """The table the floor with a write appends to (benchmark databases only), made before the server
-    starts so that its workers do not race to make it."""
+def _sqlite_path(database_url: str) -> str:
+    return database_url.split(":///", 1)[1]
+
+
+def _sqlite_connection(database_url: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(_sqlite_path(database_url), check_same_thread=False)
+    for setting in SQLITE_SETTINGS:
+        conn.execute(setting)
+    return conn
+
+
+def create_floor_tables(database_url: str) -> None:
+    """What the floors write to (benchmark databases only), made before the server starts so that its
+    workers do not race to make them; with the floor on the stack's one account."""
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.split(":///", 1)[1]) as conn:
+        with _sqlite_connection(database_url) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id INTEGER PRIMARY KEY, at TIMESTAMP)")
-        return
-    import psycopg
+    else:
+        import psycopg
 
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id bigserial PRIMARY KEY, at timestamptz)")
+        with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id bigserial PRIMARY KEY, at timestamptz)")
+    app = create_stack_floor_app(database_url)
+    stack, account = app.extensions["stack_floor"]
+    with app.app_context():
+        stack.create_all()
+        token_id = _token_id(STACK_FLOOR_TOKEN)
+        if stack.session.scalar(select(account.id).where(account.token_id == token_id)) is None:
+            stack.session.add(account(token_id=token_id, name="Floor account"))
+            stack.session.commit()
+        stack.engine.dispose()
+
+
+def drop_floor_tables(engine) -> None:
+    """The floors' tables, gone (tests, which run the floors on the test database)."""
+    with engine.begin() as conn:
+        for table in ("floor_views", "stack_floor_views", "stack_floor_accounts"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
 
 
 def create_floor_app(database_url: str) -> Flask:
@@ -44,7 +93,7 @@ def create_floor_app(database_url: str) -> Flask:
     def connection():
         if getattr(local, "conn", None) is None:
             if database_url.startswith("sqlite"):
-                local.conn = sqlite3.connect(database_url.split(":///", 1)[1], check_same_thread=False)
+                local.conn = _sqlite_connection(database_url)
             else:
                 import psycopg
 
@@ -74,3 +123,69 @@ def create_floor_app(database_url: str) -> Flask:
         return render_template("floor.html", rows=rows)
 
     return app
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_stack_floor_app(database_url: str) -> Flask:
+    """The floor on the stack (module docstring): a Flask app of its own, mounted beside the project."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    stack = SQLAlchemy(model_class=Base)
+
+    class FloorAccount(stack.Model, UserMixin):
+        __tablename__ = "stack_floor_accounts"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        token_id: Mapped[str] = mapped_column(String(64), unique=True)
+        name: Mapped[str] = mapped_column(String(100))
+
+    class FloorView(stack.Model):
+        __tablename__ = "stack_floor_views"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        account_id: Mapped[int] = mapped_column(ForeignKey("stack_floor_accounts.id"))
+        at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    app = Flask("stack_floor")
+    app.config.update(SECRET_KEY=STACK_FLOOR_KEY, SQLALCHEMY_DATABASE_URI=database_url.replace(
+        "postgresql://", "postgresql+psycopg://"))
+    app.jinja_loader = DictLoader({"floor.html": TEMPLATE})
+    stack.init_app(app)
+    app.extensions["stack_floor"] = (stack, FloorAccount)
+    logins = LoginManager(app)
+    record_view = insert(FloorView)
+    rows_query = text(QUERY)
+
+    @logins.user_loader
+    def load_account(token: str):
+        return stack.session.scalar(select(FloorAccount).where(FloorAccount.token_id == _token_id(token)))
+
+    @app.get("/")
+    @login_required
+    def floor_on_the_stack():
+        stack.session.execute(record_view, {"account_id": current_user.id, "at": datetime.now(UTC)})
+        stack.session.commit()
+        rows = stack.session.execute(rows_query).all()
+        return render_template("floor.html", rows=rows)
+
+    if database_url.startswith("sqlite"):
+        with app.app_context():
+            from sqlalchemy import event
+
+            @event.listens_for(stack.engine, "connect")
+            def _settings(dbapi_connection, _record):
+                for setting in SQLITE_SETTINGS:
+                    dbapi_connection.execute(setting)
+
+    return app
+
+
+def stack_floor_cookie() -> str:
+    """The Cookie header of the floor on the stack's signed-in account, as Flask-Login leaves it."""
+    app = Flask("stack_floor_cookie")
+    app.config["SECRET_KEY"] = STACK_FLOOR_KEY
+    serializer = app.session_interface.get_signing_serializer(app)
+    return f"session={serializer.dumps({'_user_id': STACK_FLOOR_TOKEN, '_fresh': True})}"

@@ -401,23 +401,24 @@ def audit_count(app) -> int:
 
 def throughput(app, database_url: str, summary: dict, pages, *, seconds: float = 10, connections: int = 8,
                workers: int = 2, rounds: int = 3) -> dict:
-    """Requests/s for each `throughput=True` page beside the floor page, all from the same gunicorn.
+    """Requests/s for each `throughput=True` page beside the floors (bench.floor), all from the same gunicorn.
 
     These machines are shared: another process can take a core for a while. So each page is measured in
-    `rounds` slices that alternate with slices of the floor, and the ratio is the page's requests over the
+    `rounds` slices that alternate with slices of each floor, and a ratio is the page's requests over the
     floor's in the slices beside it; a burst of noise then weighs on both sides alike."""
+    from bench.floor import STACK_FLOOR_PATH, WRITE_PATH, create_floor_tables, stack_floor_cookie
+
     out = {"workers": workers, "seconds": seconds, "connections": connections, "rounds": rounds, "pages": []}
     keys = {name: app.config[name] for name in BENCH_KEYS}  # the cookies made here must open over there
     RESULTS.mkdir(parents=True, exist_ok=True)
     slice_seconds = max(1.0, seconds / rounds)
     floors = []
-    from bench.floor import WRITE_PATH, create_write_table
-
-    create_write_table(database_url)
-    write_path = FLOOR_PATH.rstrip("/") + WRITE_PATH
+    create_floor_tables(database_url)
+    references = {"floor": (FLOOR_PATH, None), "floor_with_a_write": (FLOOR_PATH.rstrip("/") + WRITE_PATH, None),
+                  "stack_floor": (STACK_FLOOR_PATH, stack_floor_cookie())}
     with gunicorn(database_url, workers=workers, env_extra=keys, log_path=RESULTS / "gunicorn.log") as (_proc, port):
-        check_status(port, FLOOR_PATH)
-        check_status(port, write_path)
+        for path, cookie in references.values():
+            check_status(port, path, cookie)
         load(port, FLOOR_PATH, seconds=1, connections=connections)  # warm-up
         for page in pages:
             if not page.throughput:
@@ -427,20 +428,23 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
             path = page.path.format(**summary)
             check_status(port, path, header)
             load(port, path, seconds=1, connections=connections, cookie=header)
-            page_slices, floor_slices, write_slices, written = [], [], [], 0
+            page_slices, written = [], 0
+            beside: dict[str, list[dict]] = {name: [] for name in references}
             for _ in range(rounds):
-                floor_slices.append(load(port, FLOOR_PATH, seconds=slice_seconds, connections=connections))
+                for name, (reference, reference_cookie) in references.items():
+                    beside[name].append(load(port, reference, seconds=slice_seconds, connections=connections,
+                                             cookie=reference_cookie))
                 before = audit_count(app)
                 page_slices.append(load(port, path, seconds=slice_seconds, connections=connections, cookie=header))
                 written += audit_count(app) - before
-                write_slices.append(load(port, write_path, seconds=slice_seconds, connections=connections))
-            floors += floor_slices
+            floors += beside["floor"]
             result = _combined(page_slices)
-            floor_rps, write_rps = _combined(floor_slices)["rps"], _combined(write_slices)["rps"]
-            result.update(page=page.name, path=path, floor_rps=floor_rps, floor_with_a_write_rps=write_rps,
-                          ratio_to_floor=round(result["rps"] / max(floor_rps, 0.1), 2),
-                          ratio_to_floor_with_a_write=round(result["rps"] / max(write_rps, 0.1), 2),
+            result.update(page=page.name, path=path,
                           audit_events_per_request=round(written / max(1, result["requests"]), 2))
+            for name, slices in beside.items():
+                rps = _combined(slices)["rps"]
+                result[f"{name}_rps"] = rps
+                result[f"ratio_to_{name}"] = round(result["rps"] / max(rps, 0.1), 2)
             out["pages"].append(result)
         if not floors:
             floors.append(load(port, FLOOR_PATH, seconds=seconds, connections=connections))

@@ -93,16 +93,22 @@ def table(report: dict) -> str:
         floor = tp["floor"]
         lines += ["", f"Throughput @ {large} cases, gunicorn {tp['workers']} workers, {tp['connections']} "
                       f"connections, {tp['seconds']} s a page in {tp.get('rounds', 1)} slices beside as many of "
-                      f"the floor ({floor['tool']}):",
+                      f"each floor ({floor['tool']}; the floors: bench/floor.py):",
                   f"  {'floor: 50 rows, Jinja, no project code':<44} {floor['rps']:>8.1f} req/s"]
         for row in tp["pages"]:
             verdict = "ok" if row["ratio_to_floor"] >= GOALS["throughput_ratio"] and not row["non_2xx"] else "MISSED"
             lines.append(f"  {row['page'] + ' ' + row['path']:<44} {row['rps']:>8.1f} req/s  "
                          f"{row['ratio_to_floor']:.2f}x floor ({row.get('floor_rps', floor['rps']):.0f} beside it)  audit/request {row['audit_events_per_request']}"
                          f"  non-2xx {row['non_2xx']}  {verdict}")
+            floor_rps = max(row.get("floor_rps", floor["rps"]), 0.1)
             if "floor_with_a_write_rps" in row:
                 lines.append(f"  {'':<44} {'':>14}  {row['ratio_to_floor_with_a_write']:.2f}x the floor with a write "
-                             f"({row['floor_with_a_write_rps']:.0f} beside it: one row appended and committed per request)")
+                             f"({row['floor_with_a_write_rps']:.0f} beside it, {row['floor_with_a_write_rps'] / floor_rps:.2f}x "
+                             f"the floor: one row appended and committed per request)")
+            if "stack_floor_rps" in row:
+                lines.append(f"  {'':<44} {'':>14}  {row['ratio_to_stack_floor']:.2f}x the floor on the stack "
+                             f"({row['stack_floor_rps']:.0f} beside it, {row['stack_floor_rps'] / floor_rps:.2f}x the "
+                             f"floor: signed in through Flask-Login and Flask-SQLAlchemy, one row committed per view)")
     return "\n".join(lines)
 
 

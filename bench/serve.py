@@ -1,4 +1,4 @@
-"""What the benchmark's gunicorn serves: the project app, with the floor page mounted beside it at /__floor.
+"""What the benchmark's gunicorn serves: the project app, with the floors mounted beside it (bench.floor).
 
     gunicorn bench.serve:app   (configured by the same environment variables as wsgi:app)
 """
@@ -9,9 +9,11 @@ import os
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bench.floor import create_floor_app
+from bench.floor import STACK_FLOOR_PATH, create_floor_app, create_stack_floor_app
 from wsgi import create_app, settle_after_startup
 
 project = create_app()
-app = DispatcherMiddleware(project, {"/__floor": create_floor_app(os.environ["DATABASE_URL"])})
+database_url = os.environ["DATABASE_URL"]
+app = DispatcherMiddleware(project, {"/__floor": create_floor_app(database_url),
+                                     STACK_FLOOR_PATH.rstrip("/"): create_stack_floor_app(database_url)})
 settle_after_startup()  # as wsgi:app does
