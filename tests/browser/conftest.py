@@ -7,6 +7,7 @@ browser_context, page   a fresh browser profile per test; on failure a screensho
                         test-artifacts/; on success every page the test loaded must have been axe-checked
 other_context           a second profile, checked the same way (two people working at the same time)
 student_page, officer_page, manager_page, admin_page   a tab already signed in as that demo account
+                        (signed in through the form once a run, then with that sign-in's cookies)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.browser.helpers import (
     LiveServer,
     artifact_name,
     new_page,
-    sign_in,
+    signed_in,
     why_no_browser,
 )
 from tests.plugin import browser_skipped, tally
@@ -106,7 +107,7 @@ def _signed_in_page_fixture(role: str):
     @pytest.fixture(name=f"{role}_page")
     def signed_in_page(browser_context, live_server):
         page = new_page(browser_context, live_server)
-        sign_in(page, live_server, role)
+        signed_in(page, live_server, role)
         return page
 
     return signed_in_page

@@ -352,6 +352,26 @@ def _unused_totp_code(secret: str, role: str) -> str:
         time.sleep(1)
 
 
+_signed_in_cookies: dict[str, list] = {}
+
+
+def signed_in(page, live_server, role: str) -> None:
+    """A tab signed in as `role`: through the sign-in form the first time in a run, then by giving a new
+    profile the cookies of that sign-in while the server still honours them (staff codes work once, so
+    each fresh staff sign-in waits for an unused TOTP step: about two a minute). A journey that is about
+    signing in calls sign_in itself; if a test ended the session (signing out), the next one signs in."""
+    saved = _signed_in_cookies.get(role)
+    if saved:
+        page.context.add_cookies(saved)
+        page.goto(HOME_PATH[role])
+        axe_check(page)
+        if urlsplit(page.url).path == HOME_PATH[role]:
+            return
+        page.context.clear_cookies()  # that session has ended (a sign-out): sign in afresh
+    sign_in(page, live_server, role)
+    _signed_in_cookies[role] = page.context.cookies()
+
+
 def sign_in(page, live_server, role: str) -> None:
     """Sign in through the real form as a demo account (seed-demo's logins), answering a TOTP prompt if shown."""
     login = live_server.logins[role]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.browser.helpers import axe_check, click, new_page, sign_in
+from tests.browser.helpers import axe_check, click, new_page, sign_in, signed_in
 
 
 def test_student_requests_records_officer_releases_student_downloads(browser_context, live_server):
@@ -20,7 +20,7 @@ def test_student_requests_records_officer_releases_student_downloads(browser_con
     axe_check(student)
 
     officer = new_page(browser_context, live_server)
-    sign_in(officer, live_server, "officer")
+    signed_in(officer, live_server, "officer")
     click(officer, "link", "Access requests")
     axe_check(officer)
     click(officer, "link", reference)

@@ -1,12 +1,12 @@
 """Casework in a real browser: a student asks for advice (keeping their answers through a failed
-validation) and follows the case; an officer signs in with TOTP, finds the case and records an entry."""
+validation) and follows the case; an officer (signed in: the TOTP sign-in has its own journey) finds the case and records an entry."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit
 
-from tests.browser.helpers import axe_check, click, fill_form, sign_in, visit
+from tests.browser.helpers import axe_check, click, fill_form, sign_in, signed_in, visit
 
 
 def test_student_asks_for_advice_and_an_officer_works_the_case(browser_context, live_server):
@@ -36,7 +36,7 @@ def test_student_asks_for_advice_and_an_officer_works_the_case(browser_context, 
     axe_check(student)
 
     officer = new_page(browser_context, live_server)
-    sign_in(officer, live_server, "officer")
+    signed_in(officer, live_server, "officer")
     visit(officer, f"/staff/cases?q={reference}")
     axe_check(officer)
     click(officer, "link", reference)

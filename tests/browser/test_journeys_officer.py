@@ -14,7 +14,7 @@ import re
 import uuid
 from datetime import date, timedelta
 
-from tests.browser.helpers import axe_check, click, fill_form, new_page, sign_in
+from tests.browser.helpers import axe_check, click, fill_form, new_page, sign_in, signed_in
 
 REFERENCE = re.compile(r"ADV-\d{4}-\d+")
 
@@ -115,7 +115,7 @@ def test_officer_discloses_under_the_students_consent_and_is_refused_without_it(
     _student_gives_consent(student, live_server, name, organisation)
 
     officer = new_page(browser_context, live_server)
-    sign_in(officer, live_server, "officer")
+    signed_in(officer, live_server, "officer")
     open_students_case(officer, live_server.logins["student"]["email"])
     assert recipient in officer.get_by_role("region", name="Consent and sharing", exact=True).inner_text()
     click(officer, "link", "Consents, disclosures and breach records")
