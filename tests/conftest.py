@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask import current_app, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from shared.crypto import generate_key
 from tests import factories
@@ -199,6 +200,16 @@ class Browser:
 @pytest.fixture
 def browser(client):
     return Browser(client)
+
+
+@contextmanager
+def listening(engine, name: str, listener):
+    """An engine event listener for the length of a block: statements counted or seen, a fault injected."""
+    event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(engine, name, listener)
 
 
 def totp_code(account, secret: str = factories.TOTP_SECRET) -> str:

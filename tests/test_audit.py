@@ -3,11 +3,12 @@
 import threading
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from shared import audit
 from shared.models import AuditEvent
+from tests.conftest import listening
 
 
 def _write_events(db, n=5, student_id=7):
@@ -147,11 +148,8 @@ def test_a_page_view_whose_audit_fails_half_way_leaves_no_event(app, db, officer
     officer_browser.get("/staff/")
     db.session.commit()
     before = audit_count()
-    event.listen(db.engine, "before_cursor_execute", fail_at_the_head)
-    try:
+    with listening(db.engine, "before_cursor_execute", fail_at_the_head):
         response = officer_browser.get("/staff/cases")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", fail_at_the_head)
     assert response.status_code == 503 and "The service is unavailable" in response.get_data(as_text=True)
     db.session.commit()
     assert audit_count() == before

@@ -5,12 +5,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from shared import casework
 from shared.mail import sent_messages
 from shared.models import AuditEvent, Case, CaseEntryVersion
 from tests import factories
+from tests.conftest import listening
 from tests.factories_casework import make_case
 
 
@@ -243,11 +244,8 @@ def test_case_list_pages_and_runs_a_fixed_number_of_queries_per_page(app, db, of
         def count(_conn, _cursor, statement, *_args):
             seen.append(statement)
 
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with listening(db.engine, "before_cursor_execute", count):
             html = officer_browser.get(url, query_string=query).get_data(as_text=True)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(seen), html
 
     statements("/staff/cases")  # the first view reads the lists and staff names every later one reuses

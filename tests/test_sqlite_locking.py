@@ -7,10 +7,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from shared.extensions import db as _db
 from shared.models import AuditEvent
+from tests.conftest import listening
 
 
 @pytest.fixture
@@ -58,11 +59,8 @@ def test_a_page_view_is_audited_even_when_another_process_wrote_while_the_page_w
     before = _audit_count(app)
     with app.app_context():
         engine = _db.engine
-    event.listen(engine, "after_cursor_execute", commit_elsewhere)
-    try:
+    with listening(engine, "after_cursor_execute", commit_elsewhere):
         response = student_browser.get("/cases")
-    finally:
-        event.remove(engine, "after_cursor_execute", commit_elsewhere)
     assert wrote, "the page never read its session"
     assert response.status_code == 200
     assert _audit_count(app) == before + 1
@@ -79,11 +77,8 @@ def test_a_page_that_only_reads_holds_no_transaction(app, student_browser, sqlit
     student_browser.get("/home")
     with app.app_context():
         engine = _db.engine
-    event.listen(engine, "after_cursor_execute", in_transaction)
-    try:
+    with listening(engine, "after_cursor_execute", in_transaction):
         response = student_browser.get("/home")
-    finally:
-        event.remove(engine, "after_cursor_execute", in_transaction)
     assert response.status_code == 200 and "Sign out" in response.get_data(as_text=True)
     assert seen and all(not held for _statement, held in seen), seen
 
