@@ -9,8 +9,10 @@ Jinja template, and uses no project code (no models, no audit, no guard).
   within the policy's rules: a signed-in account loaded by Flask-Login through Flask-SQLAlchemy, one row
   inserted and committed per view (the view's record), then the rows. This is the cheapest idiomatic
   shape: the ORM only where Flask-Login needs an object, Core for the insert and the read.
+- The floor on the stack, reading only (/__stack-floor/reading): the same without the write, for pages
+  that record nothing when viewed (the student's own home).
 
-The second and third are references for reading the figures, not replacements for the floor. On SQLite
+The others are references for reading the figures, not replacements for the floor. On SQLite
 every floor connection uses the app's own durability settings (WAL, synchronous=NORMAL): a commit costs
 the same in the floors as in the app, where the driver's default (FULL) would add a flush to disk to each
 write the app does not make. Served beside the app, in one process, the engine-wide settings wsgi.py
@@ -39,6 +41,7 @@ QUERY = "SELECT reference, status, area_code, opened_at FROM cases ORDER BY id D
 WRITE = "INSERT INTO floor_views (at) VALUES (CURRENT_TIMESTAMP)"
 WRITE_PATH = "/with-a-write"
 STACK_FLOOR_PATH = "/__stack-floor/"
+READING_PATH = "/reading"
 # Fixed and fictional, for benchmark databases only: the floor on the stack's one account and its key.
 STACK_FLOOR_TOKEN = "stack-floor-benchmark-token-not-a-secret"  # noqa: S105
 STACK_FLOOR_KEY = "stack-floor-benchmark-key-not-for-production-" + "f" * 16
@@ -170,6 +173,11 @@ def create_stack_floor_app(database_url: str) -> Flask:
         stack.session.commit()
         rows = stack.session.execute(rows_query).all()
         return render_template("floor.html", rows=rows)
+
+    @app.get(READING_PATH)
+    @login_required
+    def floor_on_the_stack_reading():
+        return render_template("floor.html", rows=stack.session.execute(rows_query).all())
 
     if database_url.startswith("sqlite"):
         with app.app_context():

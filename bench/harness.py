@@ -406,16 +406,19 @@ def throughput(app, database_url: str, summary: dict, pages, *, seconds: float =
     These machines are shared: another process can take a core for a while. So each page is measured in
     `rounds` slices that alternate with slices of each floor, and a ratio is the page's requests over the
     floor's in the slices beside it; a burst of noise then weighs on both sides alike."""
-    from bench.floor import STACK_FLOOR_PATH, WRITE_PATH, create_floor_tables, stack_floor_cookie
+    from bench import floor
 
     out = {"workers": workers, "seconds": seconds, "connections": connections, "rounds": rounds, "pages": []}
     keys = {name: app.config[name] for name in BENCH_KEYS}  # the cookies made here must open over there
     RESULTS.mkdir(parents=True, exist_ok=True)
     slice_seconds = max(1.0, seconds / rounds)
     floors = []
-    create_floor_tables(database_url)
-    references = {"floor": (FLOOR_PATH, None), "floor_with_a_write": (FLOOR_PATH.rstrip("/") + WRITE_PATH, None),
-                  "stack_floor": (STACK_FLOOR_PATH, stack_floor_cookie())}
+    floor.create_floor_tables(database_url)
+    signed_in = floor.stack_floor_cookie()
+    references = {"floor": (FLOOR_PATH, None),
+                  "floor_with_a_write": (FLOOR_PATH.rstrip("/") + floor.WRITE_PATH, None),
+                  "stack_floor": (floor.STACK_FLOOR_PATH, signed_in),
+                  "stack_floor_reading": (floor.STACK_FLOOR_PATH.rstrip("/") + floor.READING_PATH, signed_in)}
     with gunicorn(database_url, workers=workers, env_extra=keys, log_path=RESULTS / "gunicorn.log") as (_proc, port):
         for path, cookie in references.values():
             check_status(port, path, cookie)

@@ -109,6 +109,10 @@ def table(report: dict) -> str:
                 lines.append(f"  {'':<44} {'':>14}  {row['ratio_to_stack_floor']:.2f}x the floor on the stack "
                              f"({row['stack_floor_rps']:.0f} beside it, {row['stack_floor_rps'] / floor_rps:.2f}x the "
                              f"floor: signed in through Flask-Login and Flask-SQLAlchemy, one row committed per view)")
+            if "stack_floor_reading_rps" in row:
+                lines.append(f"  {'':<44} {'':>14}  {row['ratio_to_stack_floor_reading']:.2f}x the floor on the stack, "
+                             f"reading only ({row['stack_floor_reading_rps']:.0f} beside it, "
+                             f"{row['stack_floor_reading_rps'] / floor_rps:.2f}x the floor: the same, without the write)")
     return "\n".join(lines)
 
 
