@@ -30,7 +30,7 @@ from flask import Flask, render_template
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_sqlalchemy import SQLAlchemy
 from jinja2 import DictLoader
-from sqlalchemy import DateTime, ForeignKey, String, insert, select, text
+from sqlalchemy import DateTime, ForeignKey, String, event, insert, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TEMPLATE = """<!doctype html><html lang="en"><head><title>Floor</title></head><body><table>
@@ -181,7 +181,6 @@ def create_stack_floor_app(database_url: str) -> Flask:
 
     if database_url.startswith("sqlite"):
         with app.app_context():
-            from sqlalchemy import event
 
             @event.listens_for(stack.engine, "connect")
             def _settings(dbapi_connection, _record):
