@@ -363,9 +363,10 @@ def signed_in(page, live_server, role: str) -> None:
     saved = _signed_in_cookies.get(role)
     if saved:
         page.context.add_cookies(saved)
-        page.goto(HOME_PATH[role])
+        response = page.goto(HOME_PATH[role])
         axe_check(page)
         if urlsplit(page.url).path == HOME_PATH[role]:
+            assert response is not None and response.status == 200, f"{HOME_PATH[role]} answered {response}"
             return
         page.context.clear_cookies()  # that session has ended (a sign-out): sign in afresh
     sign_in(page, live_server, role)
