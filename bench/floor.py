@@ -6,9 +6,10 @@ Jinja template, and uses no project code (no models, no audit, no guard).
 - The floor with a write (/__floor/with-a-write): the same after appending one row and committing it, as
   minimal code does: what a page that must record each view costs at the least on the bare driver.
 - The floor on the stack (/__stack-floor/): the least a page can do on the design card's own stack and
-  within the policy's rules: a signed-in account loaded by Flask-Login through Flask-SQLAlchemy, one row
-  inserted and committed per view (the view's record), then the rows. This is the cheapest idiomatic
-  shape: the ORM only where Flask-Login needs an object, Core for the insert and the read.
+  within the policy's rules: the signed-in account loaded for Flask-Login through Flask-SQLAlchemy's
+  session, one row inserted and committed per view (the view's record), then the rows. Every statement
+  goes through Core and the account is a plain object: the ORM models most Flask-Login apps load would
+  only cost more, and this is a floor.
 - The floor on the stack, reading only (/__stack-floor/reading): the same without the write, for pages
   that record nothing when viewed (the student's own home).
 
@@ -30,8 +31,21 @@ from flask import Flask, render_template
 from flask_login import LoginManager, UserMixin, current_user, login_required
 from flask_sqlalchemy import SQLAlchemy
 from jinja2 import DictLoader
-from sqlalchemy import DateTime, ForeignKey, String, event, insert, select, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
 
 TEMPLATE = """<!doctype html><html lang="en"><head><title>Floor</title></head><body><table>
 <tr><th>Reference</th><th>Status</th><th>Area</th><th>Opened</th></tr>
@@ -46,6 +60,12 @@ READING_PATH = "/reading"
 STACK_FLOOR_TOKEN = "stack-floor-benchmark-token-not-a-secret"  # noqa: S105
 STACK_FLOOR_KEY = "stack-floor-benchmark-key-not-for-production-" + "f" * 16
 SQLITE_SETTINGS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
+
+STACK_FLOOR_TABLES = MetaData()
+ACCOUNTS = Table("stack_floor_accounts", STACK_FLOOR_TABLES, Column("id", Integer, primary_key=True),
+                 Column("token_id", String(64), unique=True), Column("name", String(100)))
+VIEWS = Table("stack_floor_views", STACK_FLOOR_TABLES, Column("id", Integer, primary_key=True),
+              Column("account_id", ForeignKey("stack_floor_accounts.id")), Column("at", DateTime(timezone=True)))
 
 
 def _sqlite_path(database_url: str) -> str:
@@ -70,15 +90,15 @@ def create_floor_tables(database_url: str) -> None:
 
         with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id bigserial PRIMARY KEY, at timestamptz)")
-    app = create_stack_floor_app(database_url)
-    stack, account = app.extensions["stack_floor"]
-    with app.app_context():
-        stack.create_all()
-        token_id = _token_id(STACK_FLOOR_TOKEN)
-        if stack.session.scalar(select(account.id).where(account.token_id == token_id)) is None:
-            stack.session.add(account(token_id=token_id, name="Floor account"))
-            stack.session.commit()
-        stack.engine.dispose()
+    engine = create_engine(_sqlalchemy_url(database_url))
+    try:
+        STACK_FLOOR_TABLES.create_all(engine)
+        with engine.begin() as conn:
+            token_id = _token_id(STACK_FLOOR_TOKEN)
+            if conn.scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.token_id == token_id)) is None:
+                conn.execute(insert(ACCOUNTS).values(token_id=token_id, name="Floor account"))
+    finally:
+        engine.dispose()
 
 
 def drop_floor_tables(engine) -> None:
@@ -132,39 +152,33 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _sqlalchemy_url(database_url: str) -> str:
+    return database_url.replace("postgresql://", "postgresql+psycopg://")
+
+
+class _SignedIn(UserMixin):
+    """Flask-Login's user on the floor on the stack: a plain object."""
+
+    def __init__(self, account_id: int, name: str):
+        self.id, self.name = account_id, name
+
+
 def create_stack_floor_app(database_url: str) -> Flask:
     """The floor on the stack (module docstring): a Flask app of its own, mounted beside the project."""
-
-    class Base(DeclarativeBase):
-        pass
-
-    stack = SQLAlchemy(model_class=Base)
-
-    class FloorAccount(stack.Model, UserMixin):
-        __tablename__ = "stack_floor_accounts"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        token_id: Mapped[str] = mapped_column(String(64), unique=True)
-        name: Mapped[str] = mapped_column(String(100))
-
-    class FloorView(stack.Model):
-        __tablename__ = "stack_floor_views"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        account_id: Mapped[int] = mapped_column(ForeignKey("stack_floor_accounts.id"))
-        at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
+    stack = SQLAlchemy()
     app = Flask("stack_floor")
-    app.config.update(SECRET_KEY=STACK_FLOOR_KEY, SQLALCHEMY_DATABASE_URI=database_url.replace(
-        "postgresql://", "postgresql+psycopg://"))
+    app.config.update(SECRET_KEY=STACK_FLOOR_KEY, SQLALCHEMY_DATABASE_URI=_sqlalchemy_url(database_url))
     app.jinja_loader = DictLoader({"floor.html": TEMPLATE})
     stack.init_app(app)
-    app.extensions["stack_floor"] = (stack, FloorAccount)
     logins = LoginManager(app)
-    record_view = insert(FloorView)
+    load_account = select(ACCOUNTS.c.id, ACCOUNTS.c.name).where(ACCOUNTS.c.token_id == bindparam("token_id"))
+    record_view = insert(VIEWS)
     rows_query = text(QUERY)
 
     @logins.user_loader
-    def load_account(token: str):
-        return stack.session.scalar(select(FloorAccount).where(FloorAccount.token_id == _token_id(token)))
+    def signed_in(token: str):
+        row = stack.session.execute(load_account, {"token_id": _token_id(token)}).first()
+        return _SignedIn(*row) if row else None
 
     @app.get("/")
     @login_required
