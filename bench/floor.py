@@ -72,24 +72,29 @@ def _sqlite_path(database_url: str) -> str:
     return database_url.split(":///", 1)[1]
 
 
-def _sqlite_connection(database_url: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(_sqlite_path(database_url), check_same_thread=False)
-    for setting in SQLITE_SETTINGS:
-        conn.execute(setting)
-    return conn
+def _driver_connection(database_url: str):
+    """A connection on the bare driver: SQLite with the app's settings, or PostgreSQL in autocommit."""
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(_sqlite_path(database_url), check_same_thread=False)
+        for setting in SQLITE_SETTINGS:
+            conn.execute(setting)
+        return conn
+    import psycopg
+
+    return psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
 def create_floor_tables(database_url: str) -> None:
     """What the floors write to (benchmark databases only), made before the server starts so that its
     workers do not race to make them; with the floor on the stack's one account."""
-    if database_url.startswith("sqlite"):
-        with _sqlite_connection(database_url) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id INTEGER PRIMARY KEY, at TIMESTAMP)")
-    else:
-        import psycopg
-
-        with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id bigserial PRIMARY KEY, at timestamptz)")
+    sqlite = database_url.startswith("sqlite")
+    conn = _driver_connection(database_url)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS floor_views (id INTEGER PRIMARY KEY, at TIMESTAMP)" if sqlite
+                     else "CREATE TABLE IF NOT EXISTS floor_views (id bigserial PRIMARY KEY, at timestamptz)")
+        conn.commit()  # (PostgreSQL's autocommit connection has committed already)
+    finally:
+        conn.close()
     engine = create_engine(_sqlalchemy_url(database_url))
     try:
         STACK_FLOOR_TABLES.create_all(engine)
@@ -115,13 +120,7 @@ def create_floor_app(database_url: str) -> Flask:
 
     def connection():
         if getattr(local, "conn", None) is None:
-            if database_url.startswith("sqlite"):
-                local.conn = _sqlite_connection(database_url)
-            else:
-                import psycopg
-
-                url = database_url.replace("postgresql+psycopg://", "postgresql://")
-                local.conn = psycopg.connect(url, autocommit=True)
+            local.conn = _driver_connection(database_url)
         return local.conn
 
     @app.get("/")
