@@ -38,7 +38,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks: page timings and SQL counts at 1,000 and 100,000 cases, throughput beside the floor page,
-# audit verification. BENCH_ARGS e.g. "--database postgresql" or "--scales 1000,10000". See README.
+# audit verification. BENCH_ARGS e.g. "--database postgresql" or "--scales 1000,10000". See docs/performance.md.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -1,4 +1,4 @@
-"""The commands in the README."""
+"""The commands in the README and docs/operations.md."""
 
 import csv
 import io
