@@ -45,6 +45,7 @@ CHROMIUM_ARGS = [
 ]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
 HERE = Path(__file__).resolve().parent
+STARTUP_SECONDS = 120  # for the live server's first answer
 
 
 def why_no_browser() -> str | None:
@@ -169,7 +170,9 @@ class LiveServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # A worker imports the whole app (WeasyPrint included) before it answers: on a busy shared machine
+        # that alone has taken over 30 seconds.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{(self.instance / 'gunicorn.log').read_text()}")
@@ -179,7 +182,8 @@ class LiveServer:
                         return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer /healthz within 30 seconds")
+        log = (self.instance / "gunicorn.log").read_text()[-2000:]
+        raise RuntimeError(f"gunicorn did not answer /healthz within {STARTUP_SECONDS} seconds:\n{log}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
