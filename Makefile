@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
+PORT ?= 5000
 
 .PHONY: run test install migrate seed lint bench load-faults clean
 
@@ -21,15 +22,23 @@ migrate: install
 seed: migrate
 	$(FLASK) seed-demo
 
-run: seed
-	@echo "Serving the Advice Service on http://127.0.0.1:5000 (Ctrl-C to stop)"
-	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 --access-logfile - "wsgi:app"
+# PORT=5050 when 5000 is taken; a port in use is said plainly before anything is served. The demo logins
+# come last, just before gunicorn's own lines. Email links follow the port (unless SERVICE_URL is set).
+run: export SERVICE_URL ?= http://127.0.0.1:$(PORT)
+run: migrate
+	@$(BIN)/python -c "import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); \
+	s.bind(('127.0.0.1', int(sys.argv[1])))" $(PORT) 2>/dev/null || { \
+	echo "Port $(PORT) is already in use on 127.0.0.1 (another server?). Serve on another one: make run PORT=5050"; exit 1; }
+	@$(FLASK) seed-demo
+	@echo ""
+	@echo "Serving the Advice Service on http://127.0.0.1:$(PORT)/ (portal) and http://127.0.0.1:$(PORT)/staff/ (back office); Ctrl-C stops it."
+	@$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - "wsgi:app"
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks: page timings and SQL counts at 1,000 and 100,000 cases, throughput beside the floor page,
-# audit verification. BENCH_ARGS e.g. "--database postgresql" or "--scales 1000,10000". See README.
+# audit verification. BENCH_ARGS e.g. "--database postgresql" or "--scales 1000,10000". See docs/performance.md.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -85,6 +86,32 @@ def seed_demo() -> dict:
     return made
 
 
+class NotADemoAccount(ServiceError):
+    message = (
+        "demo-mfa-code only shows codes for the demo staff accounts that seed-demo made "
+        "(officer, manager, admin); everyone else uses their authenticator app."
+    )
+
+
+def demo_mfa_code(email: str) -> tuple[Staff, str, int]:
+    """The two-factor code a demo staff account's authenticator would show now (the demo's stand-in for the
+    app), and for how many seconds it is accepted. Refused outside the demo (production configuration) and
+    for any account seed-demo did not make; each code shown is audited."""
+    if not current_app.config["SEED_DEMO_ALLOWED"]:
+        raise ServiceError("demo-mfa-code is not available in production mode: staff use their authenticator app.")
+    demo_emails = {DEMO_ACCOUNTS[role]["email"] for role in ("officer", "manager", "admin")}
+    wanted = (email or "").strip().lower()
+    staff = db.session.scalar(select(Staff).where(Staff.email == wanted)) if wanted in demo_emails else None
+    if staff is None:
+        raise NotADemoAccount()
+    if not staff.mfa_enrolled:
+        raise ServiceError(f"{staff.email} has no authenticator set up: sign in and enrol with the QR code shown.")
+    code, seconds = mfa.next_code(staff.totp_secret, staff.totp_last_step)
+    audit.record("system", "mfa.demo_code_shown", staff)
+    db.session.commit()
+    return staff, code, seconds
+
+
 def demo_logins(made: dict) -> dict:
     out = {}
     for role, account in made.items():
@@ -111,12 +138,28 @@ def init_app(app: Flask) -> None:
         if as_json:
             click.echo(json.dumps(logins, indent=2))
             return
+        url = current_app.config["SERVICE_URL"].rstrip("/")
+        mail = Path(current_app.instance_path) / "mail"
         click.echo("Demo logins (fictional people, for trying the service):")
-        click.echo("  Student portal  http://127.0.0.1:5000/sign-in")
-        click.echo("  Back office     http://127.0.0.1:5000/staff/sign-in")
+        click.echo(f"  Student portal  {url}/sign-in")
+        click.echo(f"  Back office     {url}/staff/sign-in")
         for role, entry in logins.items():
             extra = f"  TOTP secret: {entry['totp_secret']}" if "totp_secret" in entry else ""
             click.echo(f"  {role:<8} {entry['email']:<32} {entry['password']}{extra}")
+        click.echo("Staff sign-in asks for a 6-digit code after the password. In another terminal:")
+        click.echo(f"  .venv/bin/flask --app wsgi demo-mfa-code {logins['officer']['email']}")
+        click.echo(f"Emails are not sent: each is printed here and written to {mail}/ (.txt beside each .eml).")
+
+    @app.cli.command("demo-mfa-code")
+    @click.argument("email")
+    def demo_mfa_code_command(email):
+        """Print the current two-factor code of a demo staff account (never in production)."""
+        try:
+            staff, code, seconds = demo_mfa_code(email)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(code)
+        click.echo(f"(the code for {staff.email}, accepted for about {seconds} more seconds, once)", err=True)
 
     @app.cli.command("create-staff")
     @click.option("--email", prompt=True)

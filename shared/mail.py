@@ -1,12 +1,15 @@
 """Outgoing email. Emails never carry case detail: an inbox may be read by others.
 
-Locally the 'outbox' backend writes each message to the log and instance/mail/ instead of sending it;
+Locally the 'outbox' backend writes each message to the log and instance/mail/ instead of sending it:
+the message as sent (`.eml`, whose body is quoted-printable, so a link copied from it breaks) and the
+same as plain text beside it (`.txt`), with each link printed on its own line of the log, ready to open.
 'smtp' sends through the configured server. Tests read `sent_messages()`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
@@ -18,6 +21,7 @@ from shared.models import utcnow
 
 log = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
+LINK = re.compile(r"https?://\S+")
 
 
 def sent_messages() -> list[EmailMessage]:
@@ -45,11 +49,20 @@ def send(to: str, template: str, **context) -> EmailMessage:
     else:
         sent_messages().append(msg)
         if backend == "outbox":
-            folder = Path(current_app.instance_path) / "mail"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{utcnow():%Y%m%dT%H%M%S%f}.eml").write_bytes(bytes(msg))
-            log.warning("Email to %s (not sent, written to %s):\n%s", to, folder, msg.get_content())
+            _write_to_outbox(Path(current_app.instance_path) / "mail", msg)
     return msg
+
+
+def _write_to_outbox(folder: Path, msg: EmailMessage) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"{utcnow():%Y%m%dT%H%M%S%f}"
+    body = msg.get_content()
+    stem.with_suffix(".eml").write_bytes(bytes(msg))
+    stem.with_suffix(".txt").write_text(
+        f"To: {msg['To']}\nFrom: {msg['From']}\nSubject: {msg['Subject']}\n\n{body}", encoding="utf-8"
+    )
+    links = "".join(f"\n  link: {link}" for link in LINK.findall(body))
+    log.warning("Email to %s (not sent, written to %s.txt):\n%s%s", msg["To"], stem, body, links)
 
 
 def _send_smtp(cfg: dict, msg: EmailMessage) -> None:

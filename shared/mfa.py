@@ -76,6 +76,18 @@ def matching_step(secret: str, code: str, last_step: int | None, now: float | No
     return found
 
 
+def next_code(secret: str, last_step: int | None, now: float | None = None) -> tuple[str, int]:
+    """The code `matching_step` would accept now, and the seconds it stays acceptable. Each step is taken
+    once, so just after a sign-in that is the next step's code (inside the window), never an earlier one."""
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    current = totp.timecode(now)
+    step = max(current, (last_step or 0) + 1)
+    if step > current + VALID_WINDOW:
+        raise ServiceError("This account's newest code has just been used: try again in 30 seconds.")
+    return totp.generate_otp(step), int((step + VALID_WINDOW + 1) * totp.interval - now)
+
+
 def _hash_code(code: str) -> str:
     return hashlib.sha256(_clean(code).encode()).hexdigest()
 

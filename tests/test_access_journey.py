@@ -9,7 +9,7 @@ from shared.extensions import db as _db
 from shared.mail import sent_messages
 from shared.models import AccessRequest, AuditEvent, Redaction, utcnow
 from tests import factories_access as fa
-from tests.test_access_records import pdf_text
+from tests.support.pdf import text as pdf_text
 
 
 def _only_request():

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import inspect
-import io
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from pypdf import PdfReader
 
 from shared import pdf
 from shared.records import collect
 from tests import factories_access as fa
-from tests.test_access_records import pdf_text
+from tests.support import pdf as read
+from tests.support.pdf import text as pdf_text
 
 
 def test_render_pdf_keeps_the_signature_other_services_call():
@@ -80,13 +79,12 @@ def test_the_copy_is_tagged_with_title_language_page_numbers_and_footer(student,
     data = pdf.render_pdf("records.html", {"record": record, "sar": {"reference": "SAR-2026-0042", "received_on": "1 March 2026",
                                            "released_on": "20 March 2026", "scope_label": "everything"}},
                           title="Your records (SAR-2026-0042)")
-    reader = PdfReader(io.BytesIO(data))
-    root = reader.trailer["/Root"]
-    assert reader.metadata.title == "Your records (SAR-2026-0042)"
+    root = read.reader(data).trailer["/Root"]
+    assert read.title(data) == "Your records (SAR-2026-0042)"
     assert root["/Lang"] == "en-GB"
     assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]
     assert b"pdfuaid" in root["/Metadata"].get_object().get_data()
-    pages = [" ".join(p.extract_text().split()) for p in reader.pages]
+    pages = read.page_texts(data)
     assert len(pages) >= 4
     for words in ("Request received", "1 March 2026", "Released", "20 March 2026", "Prepared for"):
         assert words in pages[0]
@@ -96,26 +94,11 @@ def test_the_copy_is_tagged_with_title_language_page_numbers_and_footer(student,
         assert "SAR-2026-0042" in text and "Confidential" in text  # the footer
 
 
-def _structure_types(data: bytes) -> list[str]:
-    """The structure types of a tagged PDF's tag tree, in document order."""
-    out, stack = [], [PdfReader(io.BytesIO(data)).trailer["/Root"]["/StructTreeRoot"]]
-    while stack:
-        node = stack.pop().get_object()
-        if not hasattr(node, "get"):
-            continue  # a marked-content id
-        if "/S" in node:
-            out.append(str(node["/S"]))
-        kids = node.get("/K")
-        kids = kids.get_object() if kids is not None else []
-        stack.extend(reversed(kids) if isinstance(kids, list) else [kids])
-    return out
-
-
 def test_the_copy_gives_every_item_a_heading_a_screen_reader_can_jump_to(student, officer, db):
     fa.make_full_record(student, officer)
     record = collect(student.id)
     data = pdf.render_pdf("records.html", {"record": record, "sar": {"reference": "SAR-2026-0042"}}, title="t")
-    types = _structure_types(data)
+    types = read.structure_types(data)
     items = sum(len(c.timeline) + len(c.messages) + len(c.documents) for c in record.cases)
     assert types.count("/H1") == 1 and types.count("/H2") >= 3 + len(record.cases)
     assert types.count("/H4") == items > 0

@@ -217,3 +217,27 @@ def test_next_cannot_redirect_off_site(app, student):
         resp = b.submit(f"/sign-in?next={target}", {"email": student.email, "password": factories.PASSWORD})
         assert resp.headers["Location"] == "/home"
         b.submit("/sign-out", page="/home")
+
+
+def test_a_local_email_is_written_as_plain_text_with_its_link_printed_whole(app, browser, ctx, monkeypatch, caplog):
+    """Locally emails land in instance/mail/: the .eml is quoted-printable (a long link is broken over
+    lines there), so a .txt beside it holds the text as read, and the log prints each link on one line."""
+    import logging
+    from pathlib import Path
+
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "outbox")
+    # the migrations' logging set-up (fileConfig) turns off loggers made before it, in the tests' process only
+    monkeypatch.setattr(logging.getLogger("shared.mail"), "disabled", False)
+    folder = Path(app.instance_path) / "mail"
+    before = set(folder.glob("*")) if folder.exists() else set()
+    with caplog.at_level("WARNING", logger="shared.mail"):
+        browser.submit(
+            "/register",
+            {"email": "new.person@example.ac.uk", "password": factories.PASSWORD, "confirm": factories.PASSWORD},
+        )
+    link = re.search(r"https?://\S+", sent_messages()[-1].get_content()).group(0)
+    assert "/confirm" in link and len(link) > 76  # longer than a quoted-printable line
+    (txt,) = [p for p in set(folder.glob("*.txt")) - before]
+    assert link in txt.read_text().split() and "Subject: Confirm your email address" in txt.read_text()
+    assert txt.with_suffix(".eml").exists() and link not in txt.with_suffix(".eml").read_text()
+    assert f"link: {link}" in caplog.text

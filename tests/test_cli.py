@@ -1,4 +1,4 @@
-"""The commands in the README."""
+"""The commands in the README and docs/operations.md."""
 
 import csv
 import io
@@ -87,3 +87,55 @@ def test_create_staff_refuses_a_weak_password(app, db):
               "--role", "officer", "--password", "password"],
     )
     assert result.exit_code != 0 and "at least 12" in result.output
+
+
+# --- the demo's two-factor codes: `flask --app wsgi demo-mfa-code EMAIL` -----------------------------
+
+
+def test_demo_mfa_code_lets_the_demo_officer_sign_in_and_open_the_case_list(app, db):
+    from shared.models import AuditEvent
+    from tests.conftest import Browser
+
+    runner = app.test_cli_runner()
+    officer = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)["officer"]
+    b = Browser(app.test_client())
+    resp = b.submit("/staff/sign-in", {"email": officer["email"], "password": officer["password"]})
+    assert resp.headers["Location"].endswith("/staff/sign-in/code")
+    shown = runner.invoke(args=["demo-mfa-code", officer["email"]])
+    assert shown.exit_code == 0, shown.output
+    code = shown.stdout.strip()
+    assert len(code) == 6 and code.isdigit()
+    resp = b.submit("/staff/sign-in/code", {"code": code})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/staff/")
+    assert b.get("/staff/cases").status_code == 200
+    staff = db.session.scalars(select(Staff).where(Staff.email == officer["email"])).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "mfa.demo_code_shown")).one()
+    assert event.subject_id == str(staff.id)
+
+
+def test_demo_mfa_code_refuses_accounts_seed_demo_did_not_make(app, db, officer, student):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["seed-demo", "--json"])
+    for email in (officer.email, student.email, "alex.student@example.ac.uk", "nobody@example.ac.uk"):
+        result = runner.invoke(args=["demo-mfa-code", email])
+        assert result.exit_code != 0 and "only shows codes for the demo staff accounts" in result.output, email
+        assert not any(word.isdigit() and len(word) == 6 for word in result.output.split()), email
+
+
+def test_demo_mfa_code_refuses_in_production(monkeypatch, tmp_path):
+    """Run outside the tests' app context, so the command runs in the production app it is given."""
+    from shared.cli import DEMO_ACCOUNTS
+    from shared.crypto import generate_key
+    from wsgi import create_app
+
+    for key, value in {
+        "APP_ENV": "production", "SECRET_KEY": "s" * 40, "AUDIT_HMAC_KEY": "a" * 40,
+        "ENCRYPTION_KEYS": "k1:" + generate_key(), "DATABASE_URL": f"sqlite:///{tmp_path / 'advice.db'}",
+        "ALLOW_SQLITE_IN_PRODUCTION": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    production = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert production.config["PRODUCTION"]
+    result = production.test_cli_runner().invoke(args=["demo-mfa-code", DEMO_ACCOUNTS["officer"]["email"]])
+    assert result.exit_code != 0 and "not available in production mode" in result.output
+    assert not any(word.isdigit() and len(word) == 6 for word in result.output.split())

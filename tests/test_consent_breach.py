@@ -20,7 +20,7 @@ from shared.models.consent import ImmutableRecord
 from tests.factories import make_staff
 from tests.factories_casework import make_case
 from tests.factories_consent import give_consent
-from tests.test_access_records import pdf_text
+from tests.support.pdf import text as pdf_text
 
 SECRET = "Fictional Counter Terrorism Unit"
 # Distinctive words of the seeded record (the public pages explain the policy's two grounds in general,

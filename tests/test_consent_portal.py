@@ -196,7 +196,7 @@ def test_receipt_json_has_the_kantara_fields_and_the_withdrawal(db, student, stu
 
 
 def test_receipt_pdf_carries_the_words_agreed_to(db, student, student_browser):
-    from tests.test_access_records import pdf_text
+    from tests.support.pdf import text as pdf_text
 
     confirm(student_browser, review(student_browser))
     c = db.session.scalars(select(Consent)).one()

@@ -1,6 +1,8 @@
 """Fixtures for real-browser journeys (helpers and the live server are in tests/browser/helpers.py).
 
-chromium (session)      Debian's Chromium through Playwright; skips, with the reason, when it is missing
+chromium (session)      Debian's Chromium (on PATH, or CHROMIUM_PATH) through Playwright; skips, with the
+                        reason, when it is missing or does not start: tests/plugin.py then names the tests
+                        that did not run after pytest's closing line (an error with REQUIRE_BROWSER=1)
 live_server (session)   gunicorn wsgi:app on 127.0.0.1, migrated and seeded; .logins, .link_in_latest_email(),
                         .statistics_month (a past month of fictional cases the publishable report may publish)
 browser_context, page   a fresh browser profile per test; on failure a screenshot and the HTML go to

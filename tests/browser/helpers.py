@@ -34,7 +34,7 @@ from tests.plugin import tally
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or ""  # Debian's, found on PATH
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -45,16 +45,28 @@ CHROMIUM_ARGS = [
 ]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
 HERE = Path(__file__).resolve().parent
+STARTUP_SECONDS = 120  # for the live server's first answer
 
 
 def why_no_browser() -> str | None:
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (apt-get install -y chromium; never `playwright install`)"
+    """Why the browser tests cannot run here, or None. Chromium must be there and start (a program of that
+    name that cannot even say its version is no browser); tests/plugin.py prints how to install it."""
+    if not CHROMIUM:
+        return "no chromium on PATH (and CHROMIUM_PATH not set)"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"CHROMIUM_PATH={CHROMIUM} is not a program"
+    try:
+        done = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{CHROMIUM} does not start ({exc})"
+    if done.returncode:
+        said = " ".join((done.stderr or done.stdout).split())[:160]
+        return f"{CHROMIUM} does not start (exit {done.returncode}: {said})"
     try:
         import axe_playwright_python  # noqa: F401
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:
-        return f"Playwright or axe-playwright-python is not installed ({exc.name})"
+        return f"Playwright or axe-playwright-python is not installed ({exc.name}): run `make install`"
     return None
 
 
@@ -158,7 +170,9 @@ class LiveServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # A worker imports the whole app (WeasyPrint included) before it answers: on a busy shared machine
+        # that alone has taken over 30 seconds.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{(self.instance / 'gunicorn.log').read_text()}")
@@ -168,7 +182,8 @@ class LiveServer:
                         return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer /healthz within 30 seconds")
+        log = (self.instance / "gunicorn.log").read_text()[-2000:]
+        raise RuntimeError(f"gunicorn did not answer /healthz within {STARTUP_SECONDS} seconds:\n{log}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
