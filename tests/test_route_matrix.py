@@ -4,7 +4,7 @@ tests/route_matrix.py. Nothing answers 200 where the table says no."""
 from __future__ import annotations
 
 import pytest
-from werkzeug.routing import NumberConverter
+from werkzeug.routing.converters import NumberConverter
 
 from shared.authz import PUBLIC_ATTR
 from tests.hostile import Cast, csrf_token, expected_refusal, is_sign_in_redirect, judge
