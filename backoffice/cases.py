@@ -27,7 +27,7 @@ from shared import casework, documents
 from shared.casework import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
 from shared.casework_web import or_404, send_download, show_errors, uploads_from
 from shared.errors import NotFound, ServiceError
-from shared.forms import Form, WholeNumber, record_number
+from shared.forms import Form, RecordSelectField, WholeNumber, record_number
 from shared.models import utcnow
 
 bp.add_app_template_filter(casework.to_local, "local")
@@ -55,7 +55,7 @@ class AmendForm(CaseActionForm):
 
 
 class AssignForm(CaseActionForm):
-    officer_id = SelectField("Assigned officer", validate_choice=False)
+    officer_id = RecordSelectField("Assigned officer")
 
 
 class StatusForm(CaseActionForm):
@@ -80,7 +80,7 @@ class AppointmentForm(CaseActionForm):
     mode = RadioField("How", choices=list(MEETING.items()), validate_choice=False)
     location = StringField("Place, or how to join", description="Required for in-person meetings.")
     private_room = BooleanField("Private meeting room")
-    officer_id = SelectField("Officer", validate_choice=False)
+    officer_id = RecordSelectField("Officer")
 
 
 class DocumentForm(CaseActionForm):
@@ -152,7 +152,7 @@ def _render_case(reference: str, status: int = 200, **failed):
     page = or_404(casework.staff_case_page, current_user, reference)
     forms = _forms(**failed)
     if "assign_form" not in failed:
-        forms["assign_form"].officer_id.data = str(page.case.assigned_to_id or "")
+        forms["assign_form"].officer_id.data = page.case.assigned_to_id
     if "appointment_form" not in failed:
         forms["appointment_form"].private_room.data = page.case.private_room
         forms["appointment_form"].mode.data = page.case.meeting_preference
@@ -225,7 +225,7 @@ def case_amend_entry(reference, entry_id):
 def case_assign(reference):
     form = AssignForm(prefix="assign")
     return _act(reference, "assign_form", form,
-                lambda: casework.assign(current_user, reference, record_number(form.officer_id.data)),
+                lambda: casework.assign(current_user, reference, form.officer_id.data),
                 "The assignment has been changed.", "#actions")
 
 
@@ -262,7 +262,7 @@ def case_appointment(reference):
             current_user, reference, day=form.day.data, at=form.at.data,
             duration_minutes=form.duration_minutes.data or 0, mode=form.mode.data or "",
             location=form.location.data, private_room=form.private_room.data,
-            officer_id=record_number(form.officer_id.data),
+            officer_id=form.officer_id.data,
         ),
         "The appointment has been added. The student has been told to sign in to see it.", "#appointments",
     )

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
 from backoffice import bp
 from shared import casework, consent, consent_requests
-from shared.casework_web import FriendlyDateField, MultiCheckboxField, show_errors
+from shared.casework_web import FriendlyDateField, show_errors
 from shared.consent_forms import ConsentDetailsForm
 from shared.errors import ConsentRequired, NotFound, ServiceError
-from shared.forms import Form
+from shared.forms import Form, RecordCheckboxField, RecordRadioField, RecordSelectField
 
 METHOD_LABELS = {"email": "Email", "phone": "Phone", "letter": "Letter", "in_person": "In person", "other": "Other"}
 
 
 class DisclosureForm(Form):
-    consent_id = RadioField("Share with", validate_choice=False,
-                            description="Only people a valid consent names for this case are offered.")
+    consent_id = RecordRadioField("Share with",
+                                  description="Only people a valid consent names for this case are offered.")
     scope = RadioField("What was shared", choices=[(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent.SCOPE_ORDER],
                        validate_choice=False)
-    document_ids = MultiCheckboxField("Which documents (if documents were shared)", coerce=int, validate_choice=False)
+    document_ids = RecordCheckboxField("Which documents (if documents were shared)")
     method = RadioField("How", choices=list(METHOD_LABELS.items()), validate_choice=False)
     what = TextAreaField("What exactly was shared", description="Enough to show later what left the service.")
     submit = SubmitField("Record the disclosure")
@@ -36,7 +36,7 @@ class RecordConsentForm(ConsentDetailsForm):
     typed_name = StringField("The student's name, as they gave it")
     evidence_note = TextAreaField("Evidence", description="For example: email of 3 March from the student's university "
                                   "address, saved to the case; or: signed form seen in the meeting.")
-    evidence_document_id = SelectField("Or a document on the case that shows it (optional)", validate_choice=False)
+    evidence_document_id = RecordSelectField("Or a document on the case that shows it (optional)")
     submit = SubmitField("Record consent")
 
 
@@ -70,7 +70,7 @@ def consent_disclose(reference):
     if not form.validate_on_submit():
         return _sharing(reference, form, 400)
     try:
-        consent.share_from_case(current_user, reference, consent_id=int(form.consent_id.data or 0) or None,
+        consent.share_from_case(current_user, reference, consent_id=form.consent_id.data,
                                 scope=form.scope.data or "", what=form.what.data or "", method=form.method.data or "",
                                 document_ids=form.document_ids.data or [])
     except NotFound:
@@ -96,11 +96,10 @@ def consent_record(reference):
     form.setup(student, casework.cases_for_student(student), default_expiry=consent.default_expiry())
     form.evidence_document_id.choices = [("", "None")] + [(str(d.id), d.title) for d in consent.student_documents(student)]
     if form.validate_on_submit():
-        doc = form.evidence_document_id.data
         try:
             consent.record_given(current_user, student, form.details(), method=form.method.data or "",
                                  typed_name=form.typed_name.data, evidence_note=form.evidence_note.data,
-                                 evidence_document_id=int(doc) if doc and doc.isdigit() else None,
+                                 evidence_document_id=form.evidence_document_id.data,
                                  given_on=form.given_on.data)
         except consent.InvalidConsent as exc:
             show_errors(form, exc)

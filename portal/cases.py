@@ -21,14 +21,13 @@ from shared import casework, documents
 from shared.casework import CHANNELS, MEETING, URGENCY, IntakeAnswers, InvalidAnswers
 from shared.casework_web import (
     FriendlyDateField,
-    MultiCheckboxField,
     or_404,
     send_download,
     show_errors,
     uploads_from,
 )
 from shared.errors import NotFound
-from shared.forms import Form
+from shared.forms import Form, MultiCheckboxField
 
 bp.add_app_template_filter(casework.to_local, "local")
 bp.add_app_template_filter(casework.day_text, "day")

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from flask import Response, abort, request
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectMultipleField
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import DateField
 
 from shared import documents
 from shared.casework import InvalidAnswers
 from shared.errors import NotFound
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class FriendlyDateField(DateField):

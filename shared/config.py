@@ -91,6 +91,9 @@ def defaults(instance_path: str) -> dict:
         "CONSENT_MAX_MONTHS": int(env.get("CONSENT_MAX_MONTHS", 12)),  # and never longer than this
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", env.get("REDIS_URL") or "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        # How many worker processes serve the app: gunicorn's own WEB_CONCURRENCY, which gunicorn.conf.py
+        # sets to the real count (however it was given) before any worker starts. Unset: one.
+        "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1"),
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute; 50 per hour"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_MB", 10)) * 1024 * 1024 + 64 * 1024,
         "MAX_UPLOAD_BYTES": int(env.get("MAX_UPLOAD_MB", 10)) * 1024 * 1024,
@@ -167,5 +170,23 @@ def _check_production(config: dict) -> None:
             problems.append(f"{name} is too short: use at least 32 random characters.")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config["ALLOW_SQLITE_IN_PRODUCTION"]:
         problems.append("DATABASE_URL points at SQLite: set a PostgreSQL URL (or ALLOW_SQLITE_IN_PRODUCTION=1).")
+    problems += filter(None, [limiter_storage_problem(config)])
     if problems:
         raise ConfigurationError("Refusing to start in production mode:\n- " + "\n- ".join(problems))
+
+
+def limiter_storage_problem(config: dict, workers=None) -> str | None:
+    """Why these rate limits would not hold in production, or None. memory:// keeps each worker's counters
+    in that worker: with several, each counts alone and an attacker gets the limit once per worker. The
+    app's own check and gunicorn.conf.py's (which knows the real worker count) both ask this."""
+    workers = config.get("WEB_CONCURRENCY", "1") if workers is None else workers
+    try:
+        workers = int(str(workers).strip())
+    except ValueError:
+        return f"WEB_CONCURRENCY is {workers!r}: set it to the number of worker processes, like 4."
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if workers > 1 and storage.startswith("memory://") and config.get("RATELIMIT_ENABLED", True):
+        return (f"RATELIMIT_STORAGE_URI is memory:// with {workers} workers: each worker would count sign-in "
+                "attempts alone. Set RATELIMIT_STORAGE_URI (or REDIS_URL) to Redis, like redis://127.0.0.1:6379/0, "
+                "or run one worker.")
+    return None

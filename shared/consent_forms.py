@@ -7,8 +7,8 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitFi
 from wtforms.validators import Optional
 
 from shared import consent
-from shared.casework_web import FriendlyDateField, MultiCheckboxField
-from shared.forms import Form, record_number
+from shared.casework_web import FriendlyDateField
+from shared.forms import Form, MultiCheckboxField, RecordCheckboxField, record_number
 from shared.models import Student
 
 
@@ -21,8 +21,7 @@ class ConsentDetailsForm(Form):
                             description="In your own words, for example: so they can support my extension request.")
     scopes = MultiCheckboxField("What may we share?", choices=[(s, consent.SCOPE_LABELS[s]) for s in consent.SCOPE_ORDER],
                                 description="Choose only what is needed. Nothing is chosen for you.")
-    document_ids = MultiCheckboxField("Which documents? (only if you chose specific documents)", coerce=int,
-                                      validate_choice=False)
+    document_ids = RecordCheckboxField("Which documents? (only if you chose specific documents)")
     case_id = RadioField("Which of your cases does this cover?", validate_choice=False)
     expires_on = FriendlyDateField("Until when?", validators=[Optional()])
     submit = SubmitField("Review what you are agreeing to")
@@ -44,7 +43,7 @@ class ConsentDetailsForm(Form):
             recipient_name=self.recipient_name.data or "", recipient_role=self.recipient_role.data or "",
             recipient_organisation=self.recipient_organisation.data or "", recipient_contact=self.recipient_contact.data or "",
             purpose=self.purpose.data or "", scopes=list(self.scopes.data or []),
-            document_ids=[int(d) for d in self.document_ids.data or []],
+            document_ids=list(self.document_ids.data or []),
             case_id=self._chosen_case(), expires_on=self.expires_on.data,
         )
 

@@ -31,11 +31,13 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map, ValidationError
 from werkzeug.utils import cached_property
 
 from shared import sessions
 from shared.authz import public
 from shared.extensions import db, login_manager
+from shared.forms import NUMBER_MAX
 
 log = logging.getLogger(__name__)
 
@@ -246,11 +248,37 @@ class ServiceRequest(Request):
             self.__dict__["form"] = _without_nul(self.parameter_storage_class, self.form.items(multi=True))
 
 
+class RecordIdConverter(IntegerConverter):
+    """Every <int:...> in the app's addresses (they are all records' numbers): ASCII digits, 1 up to
+    shared.forms.NUMBER_MAX, else the address matches nothing and is a 404. Werkzeug's own int converter
+    took any number of digits, and one past 2^63 was a 500 (SQLite's driver raises OverflowError); it also
+    read Arabic-Indic and other digits as a number, so one record had many addresses."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map: Map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", NUMBER_MAX)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        if len(value.lstrip("0")) > len(str(self.max)):  # before int(), which refuses 4300 digits and more
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class ServiceMap(Map):
+    """The app's url_map: `int` is the bounded RecordIdConverter, for every blueprint's routes."""
+
+    default_converters = {**Map.default_converters, "int": RecordIdConverter}
+
+
 class ServiceApp(Flask):
     """The app: its requests are ServiceRequests, and each hook and view is checked once for being a
     coroutine function, not on every call (Flask asks on each one, about fifteen times a page)."""
 
     request_class = ServiceRequest
+    url_map_class = ServiceMap
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -309,6 +337,14 @@ def init_app(app: Flask) -> None:
         ):
             abort(404)
         return None
+
+    @app.after_request
+    def refused_number_is_a_bad_request(response):
+        # A form field refused a number (not a number, or one no record has): the page showing the field's
+        # error, with the answers kept, says so with 400 rather than 200 (shared.forms.WholeNumber, record_id).
+        if response.status_code == 200 and g.get("refused_number"):
+            response.status_code = 400
+        return response
 
     @app.after_request
     def security_headers(response):

@@ -27,6 +27,8 @@ LABELS = (
     ("forms_fuzzed", "forms fuzzed"),
     ("fuzz_examples", "fuzzed submissions"),
     ("upload_attacks", "hostile uploads refused through the forms"),
+    ("hostile_ids", "hostile ids sent in addresses (404 each)"),
+    ("hostile_numbers", "hostile numbers in integer form fields"),
 )
 
 

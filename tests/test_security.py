@@ -212,6 +212,78 @@ def test_production_mode_refuses_unsafe_configuration(monkeypatch, tmp_path, env
         create_app({"INSTANCE_PATH": str(tmp_path)})
 
 
+def _production_env(monkeypatch, **env) -> dict:
+    """A production environment that is safe apart from `env`: no Redis and one worker unless told."""
+    from shared.crypto import generate_key
+
+    for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "WEB_CONCURRENCY", "RATELIMIT_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+    values = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "AUDIT_HMAC_KEY": "a" * 40,
+              "ENCRYPTION_KEYS": "k1:" + generate_key(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+              **env}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def test_production_refuses_rate_limits_in_memory_with_several_workers(monkeypatch, tmp_path):
+    """Each worker would count sign-in attempts alone: four workers, four times the attempts."""
+    from shared.config import ConfigurationError
+    from wsgi import create_app
+
+    _production_env(monkeypatch, WEB_CONCURRENCY="4")
+    with pytest.raises(ConfigurationError, match=r"RATELIMIT_STORAGE_URI is memory:// with 4 workers.*Redis"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+    monkeypatch.setenv("WEB_CONCURRENCY", "four")
+    with pytest.raises(ConfigurationError, match="WEB_CONCURRENCY"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("env", [{}, {"WEB_CONCURRENCY": "1"},
+                                 {"WEB_CONCURRENCY": "4", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+                                 {"WEB_CONCURRENCY": "4", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}])
+def test_production_starts_with_one_worker_or_with_limits_in_redis(monkeypatch, tmp_path, env):
+    from wsgi import create_app
+
+    _production_env(monkeypatch, **env)
+    assert create_app({"INSTANCE_PATH": str(tmp_path)}).config["PRODUCTION"]
+
+
+def test_gunicorn_in_production_refuses_several_workers_with_limits_in_memory(monkeypatch, tmp_path):
+    """As an operator starts it (gunicorn reads the repository's gunicorn.conf.py by itself): --workers on the
+    command line is seen, and gunicorn stops before any worker starts, saying which setting to fix."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, **_production_env(monkeypatch), "INSTANCE_PATH": str(tmp_path)}
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    try:
+        run = subprocess.run([gunicorn, "--workers", "3", "--bind", "127.0.0.1:0", "wsgi:app"], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("gunicorn started three workers in production with the rate limits in each one's memory")
+    assert run.returncode != 0
+    assert "RATELIMIT_STORAGE_URI is memory:// with 3 workers" in run.stderr, run.stderr[-2000:]
+
+
+def test_the_gunicorn_hook_tells_the_app_how_many_workers_there_are(monkeypatch):
+    import os
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    _production_env(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0", WEB_CONCURRENCY="1")  # undone after
+    hooks["on_starting"](SimpleNamespace(cfg=SimpleNamespace(workers=5)))
+    assert os.environ["WEB_CONCURRENCY"] == "5"  # so each worker's create_app sees the real count
+    monkeypatch.delenv("REDIS_URL")
+    with pytest.raises(SystemExit, match="RATELIMIT_STORAGE_URI is memory:// with 5 workers"):
+        hooks["on_starting"](SimpleNamespace(cfg=SimpleNamespace(workers=5)))
+
+
 def test_production_mode_starts_with_safe_configuration_and_secure_cookies(monkeypatch, tmp_path):
     from shared.crypto import generate_key
     from wsgi import create_app
