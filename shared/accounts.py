@@ -8,11 +8,12 @@ hashes a password and renders an email, and the page shown next is the same.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared import audit, mail, mfa, sessions
 from shared.errors import InvalidToken, ServiceError, ValidationFailed
@@ -33,12 +34,37 @@ class InvalidEmail(ValidationFailed):
     pass
 
 
+EMAIL_MAX_LENGTH = 254
+INVALID_EMAIL = "Enter a valid email address, like name@cam.ac.uk."
+
+
+def _fold(text: str) -> str:
+    """Compatibility forms (full-width letters, look-alike dots) made plain, then case folded."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def normalise_email(raw: str) -> str:
+    """The one form of an email address, made before any lookup, uniqueness check or rate-limit key: NFKC
+    and case folding throughout (so U+FF0E, U+FF61 and full-width letters are the plain ones), and the
+    domain through IDNA in its ASCII form (U+3002 is a dot, `café` is `xn--caf-dma`). Two spellings of one
+    address always give the same string; an address that cannot be one raises InvalidEmail."""
     try:
-        result = validate_email(raw.strip(), check_deliverability=False)
+        result = validate_email(_fold(raw.strip()), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail("Enter a valid email address, like name@cam.ac.uk.") from exc
-    return result.normalized.lower()
+        raise InvalidEmail(INVALID_EMAIL) from exc
+    email = f"{_fold(result.local_part)}@{result.ascii_domain}"
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise InvalidEmail(INVALID_EMAIL)
+    return email
+
+
+def email_key(raw: str) -> str:
+    """What a per-email rate limit counts: the normal form, or for what is not an address at all, the
+    same folding (so look-alike spellings of the same text still share one count)."""
+    try:
+        return normalise_email(raw)
+    except InvalidEmail:
+        return _fold(raw.strip())[:EMAIL_MAX_LENGTH]
 
 
 def check_student_domain(email: str) -> None:
@@ -53,8 +79,16 @@ def _student_by_email(email: str) -> Student | None:
     return db.session.scalar(select(Student).where(Student.email == email))
 
 
+def student_with_email(raw: str | None) -> Student | None:
+    """The student an address typed by someone else names (a member of staff looking someone up), or None."""
+    try:
+        return _student_by_email(normalise_email(raw or ""))
+    except InvalidEmail:
+        return None
+
+
 def _staff_by_email(email: str) -> Staff | None:
-    return db.session.scalar(select(Staff).where(func.lower(Staff.email) == email))
+    return db.session.scalar(select(Staff).where(Staff.email == email))
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:

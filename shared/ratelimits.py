@@ -3,6 +3,7 @@ limited says nothing about whether an account exists."""
 
 from flask import current_app, request, session
 
+from shared.accounts import email_key
 from shared.extensions import limiter
 
 
@@ -11,7 +12,7 @@ def _login_limit() -> str:
 
 
 def _email_key() -> str:
-    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+    return "email:" + email_key(request.form.get("email") or "")
 
 
 def guarded_door(view):
