@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -178,21 +179,45 @@ def sign_in_student(raw_email: str, password: str, user_agent: str | None = None
 
 
 def request_password_reset(kind: str, raw_email: str) -> None:
-    """Sends a link if an account uses the address. Says nothing either way."""
+    """Sends a link if an active account uses the address. Says nothing either way, and does the same work
+    either way, step for step: one lookup of the same few columns, one audit event, one link made, one
+    email composed and queued (to nobody when there is no account), one commit."""
+    target = _reset_target(kind, raw_email)
+    audit.record(None, "password.reset_requested" if target.to else "password.reset_requested_unknown",
+                 (target.table, target.id) if target.to else None,
+                 student_id=target.id if target.to and kind == "student" else None)
+    mail.send(target.to, "password_reset", link_token=make_token("reset", target), kind=kind)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class _ResetTarget:
+    """What a reset needs of an account, read as plain columns whether or not there is one (loading a
+    model only when one exists took measurably longer than finding none)."""
+
+    kind: str
+    table: str
+    id: int
+    password_hash: str
+    email_confirmed_at: object
+    to: str | None  # None: no active account uses the address; the same work is done for nobody
+
+
+def _reset_target(kind: str, raw_email: str) -> _ResetTarget:
     try:
         email = normalise_email(raw_email)
     except InvalidEmail:
-        return
-    account = _student_by_email(email) if kind == "student" else _staff_by_email(email)
-    if account is not None and account.is_active:
-        audit.record(None, "password.reset_requested", account, student_id=_student_id(account))
-        mail.send(account.email, "password_reset", link_token=make_token("reset", account), kind=kind)
-        db.session.commit()
-    else:
-        # The same work as the known branch (an audit row, a commit, a rendered email), then nothing is sent.
-        audit.record(None, "password.reset_requested_unknown", None)
-        mail.render("password_reset", link_token=make_token("reset", _PLACEHOLDER[kind]), kind=kind)
-        db.session.commit()
+        email = ""  # matches no account, through the same lookup
+    model = Student if kind == "student" else Staff
+    extra = Student.email_confirmed_at if model is Student else Staff.active
+    row = db.session.execute(
+        select(model.id, model.email, model.password_hash, extra).where(model.email == email)
+    ).first()
+    placeholder = _PLACEHOLDER[kind]
+    if row is None or (model is Staff and not row[3]):
+        return _ResetTarget(kind, model.__tablename__, placeholder.id, placeholder.password_hash, None, None)
+    confirmed = row[3] if model is Student else None
+    return _ResetTarget(kind, model.__tablename__, row.id, row.password_hash, confirmed, row.email)
 
 
 _PLACEHOLDER = {
