@@ -27,8 +27,13 @@ class InvalidCredentials(ServiceError):
     message = "That email and password did not match an account. Check them and try again."
 
 
-class EmailNotConfirmed(ServiceError):
-    message = "Please confirm your email address first: we have sent you a new link."
+# A student's sign-in says this for an unknown address, a wrong password and an unconfirmed address alike:
+# which of them it was would tell a stranger whether the student has an account.
+NOT_SIGNED_IN = (
+    "That email and password did not match an account we can sign you in to, or the address is not "
+    "confirmed yet. Check them and try again. If you have just created an account, open the link we "
+    "emailed you first."
+)
 
 
 class InvalidEmail(ValidationFailed):
@@ -159,16 +164,23 @@ def _authenticate(account: Account | None, password: str) -> Account:
 
 
 def sign_in_student(raw_email: str, password: str, user_agent: str | None = None) -> Student:
+    """An unconfirmed account with the right password is answered exactly like a wrong password, with the
+    same work done: a new confirmation link is queued to the address (only its owner reads it), and on
+    every other refusal the same email is composed and queued to nobody."""
     try:
         email = normalise_email(raw_email)
     except InvalidEmail:
-        verify_password(None, password)
-        raise InvalidCredentials() from None
-    student = _authenticate(_student_by_email(email), password)
-    if student.email_confirmed_at is None:
-        mail.send(email, "confirm_email", link_token=make_token("confirm", student))
+        email = ""  # matches no account, through the same lookup
+    student = _student_by_email(email)
+    try:
+        student = _authenticate(student, password)
+    except InvalidCredentials:
+        student = None
+    if student is None or student.email_confirmed_at is None:
+        mail.send(student.email if student else None, "confirm_email",
+                  link_token=make_token("confirm", student or _PLACEHOLDER["student"]))
         db.session.commit()
-        raise EmailNotConfirmed()
+        raise InvalidCredentials(NOT_SIGNED_IN)
     sessions.start(student, user_agent)
     audit.record(student, "student.signed_in", student, student_id=student.id)
     db.session.commit()
