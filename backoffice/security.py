@@ -22,7 +22,7 @@ from shared.authz import public, safe_next
 from shared.crypto import decrypt_text, encrypt_text
 from shared.errors import InvalidToken, NotFound, ServiceError
 from shared.forms import ConfirmForm
-from shared.ratelimits import code_door
+from shared.ratelimits import code_door, password_again_door
 
 PENDING = "mfa_pending"
 # Signed-in staff may reach these before accepting the current policy.
@@ -184,6 +184,7 @@ def end_my_other_sessions():
 
 
 @bp.route("/account/email", methods=["GET", "POST"])
+@password_again_door
 def change_email():
     form = EmailChangeForm()
     if form.validate_on_submit():
@@ -207,6 +208,7 @@ def _new_secret_context() -> str:
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
+@password_again_door
 def two_factor():
     """Move to a new authenticator app: a new secret (kept encrypted in the cookie until confirmed)."""
     secret = None
@@ -240,6 +242,7 @@ def two_factor():
 
 
 @bp.post("/account/recovery-codes")
+@password_again_door
 def new_recovery_codes():
     form = PasswordAgainForm(prefix="codes")
     if form.validate_on_submit():

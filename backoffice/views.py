@@ -2,7 +2,7 @@
 from backoffice import bp, security
 from shared import accounts, auth_views
 from shared.authz import public
-from shared.ratelimits import guarded_door
+from shared.ratelimits import guarded_door, password_again_door
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -33,5 +33,6 @@ def reset(token):
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@password_again_door
 def account():
     return auth_views.change_password_page("backoffice")

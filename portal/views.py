@@ -7,7 +7,7 @@ from shared import erasure as erasure_service
 from shared.authz import public
 from shared.errors import InvalidToken, ValidationFailed
 from shared.forms import ErasureRequestForm, RegisterForm
-from shared.ratelimits import guarded_door
+from shared.ratelimits import guarded_door, password_again_door
 
 
 @bp.get("/")
@@ -75,6 +75,7 @@ def home():
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@password_again_door
 def account():
     return auth_views.change_password_page("portal")
 

@@ -8,11 +8,13 @@ hashes a password and renders an email, and the page shown next is the same.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared import audit, mail, mfa, sessions
 from shared.errors import InvalidToken, ServiceError, ValidationFailed
@@ -25,20 +27,50 @@ class InvalidCredentials(ServiceError):
     message = "That email and password did not match an account. Check them and try again."
 
 
-class EmailNotConfirmed(ServiceError):
-    message = "Please confirm your email address first: we have sent you a new link."
+# A student's sign-in says this for an unknown address, a wrong password and an unconfirmed address alike:
+# which of them it was would tell a stranger whether the student has an account.
+NOT_SIGNED_IN = (
+    "That email and password did not match an account we can sign you in to, or the address is not "
+    "confirmed yet. Check them and try again. If you have just created an account, open the link we "
+    "emailed you first."
+)
 
 
 class InvalidEmail(ValidationFailed):
     pass
 
 
+EMAIL_MAX_LENGTH = 254
+INVALID_EMAIL = "Enter a valid email address, like name@cam.ac.uk."
+
+
+def _fold(text: str) -> str:
+    """Compatibility forms (full-width letters, look-alike dots) made plain, then case folded."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def normalise_email(raw: str) -> str:
+    """The one form of an email address, made before any lookup, uniqueness check or rate-limit key: NFKC
+    and case folding throughout (so U+FF0E, U+FF61 and full-width letters are the plain ones), and the
+    domain through IDNA in its ASCII form (U+3002 is a dot, `café` is `xn--caf-dma`). Two spellings of one
+    address always give the same string; an address that cannot be one raises InvalidEmail."""
     try:
-        result = validate_email(raw.strip(), check_deliverability=False)
+        result = validate_email(_fold(raw.strip()), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail("Enter a valid email address, like name@cam.ac.uk.") from exc
-    return result.normalized.lower()
+        raise InvalidEmail(INVALID_EMAIL) from exc
+    email = f"{_fold(result.local_part)}@{result.ascii_domain}"
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise InvalidEmail(INVALID_EMAIL)
+    return email
+
+
+def email_key(raw: str) -> str:
+    """What a per-email rate limit counts: the normal form, or for what is not an address at all, the
+    same folding (so look-alike spellings of the same text still share one count)."""
+    try:
+        return normalise_email(raw)
+    except InvalidEmail:
+        return _fold(raw.strip())[:EMAIL_MAX_LENGTH]
 
 
 def check_student_domain(email: str) -> None:
@@ -53,8 +85,16 @@ def _student_by_email(email: str) -> Student | None:
     return db.session.scalar(select(Student).where(Student.email == email))
 
 
+def student_with_email(raw: str | None) -> Student | None:
+    """The student an address typed by someone else names (a member of staff looking someone up), or None."""
+    try:
+        return _student_by_email(normalise_email(raw or ""))
+    except InvalidEmail:
+        return None
+
+
 def _staff_by_email(email: str) -> Staff | None:
-    return db.session.scalar(select(Staff).where(func.lower(Staff.email) == email))
+    return db.session.scalar(select(Staff).where(Staff.email == email))
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -124,16 +164,23 @@ def _authenticate(account: Account | None, password: str) -> Account:
 
 
 def sign_in_student(raw_email: str, password: str, user_agent: str | None = None) -> Student:
+    """An unconfirmed account with the right password is answered exactly like a wrong password, with the
+    same work done: a new confirmation link is queued to the address (only its owner reads it), and on
+    every other refusal the same email is composed and queued to nobody."""
     try:
         email = normalise_email(raw_email)
     except InvalidEmail:
-        verify_password(None, password)
-        raise InvalidCredentials() from None
-    student = _authenticate(_student_by_email(email), password)
-    if student.email_confirmed_at is None:
-        mail.send(email, "confirm_email", link_token=make_token("confirm", student))
+        email = ""  # matches no account, through the same lookup
+    student = _student_by_email(email)
+    try:
+        student = _authenticate(student, password)
+    except InvalidCredentials:
+        student = None
+    if student is None or student.email_confirmed_at is None:
+        mail.send(student.email if student else None, "confirm_email",
+                  link_token=make_token("confirm", student or _PLACEHOLDER["student"]))
         db.session.commit()
-        raise EmailNotConfirmed()
+        raise InvalidCredentials(NOT_SIGNED_IN)
     sessions.start(student, user_agent)
     audit.record(student, "student.signed_in", student, student_id=student.id)
     db.session.commit()
@@ -144,21 +191,45 @@ def sign_in_student(raw_email: str, password: str, user_agent: str | None = None
 
 
 def request_password_reset(kind: str, raw_email: str) -> None:
-    """Sends a link if an account uses the address. Says nothing either way."""
+    """Sends a link if an active account uses the address. Says nothing either way, and does the same work
+    either way, step for step: one lookup of the same few columns, one audit event, one link made, one
+    email composed and queued (to nobody when there is no account), one commit."""
+    target = _reset_target(kind, raw_email)
+    audit.record(None, "password.reset_requested" if target.to else "password.reset_requested_unknown",
+                 (target.table, target.id) if target.to else None,
+                 student_id=target.id if target.to and kind == "student" else None)
+    mail.send(target.to, "password_reset", link_token=make_token("reset", target), kind=kind)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class _ResetTarget:
+    """What a reset needs of an account, read as plain columns whether or not there is one (loading a
+    model only when one exists took measurably longer than finding none)."""
+
+    kind: str
+    table: str
+    id: int
+    password_hash: str
+    email_confirmed_at: object
+    to: str | None  # None: no active account uses the address; the same work is done for nobody
+
+
+def _reset_target(kind: str, raw_email: str) -> _ResetTarget:
     try:
         email = normalise_email(raw_email)
     except InvalidEmail:
-        return
-    account = _student_by_email(email) if kind == "student" else _staff_by_email(email)
-    if account is not None and account.is_active:
-        audit.record(None, "password.reset_requested", account, student_id=_student_id(account))
-        mail.send(account.email, "password_reset", link_token=make_token("reset", account), kind=kind)
-        db.session.commit()
-    else:
-        # The same work as the known branch (an audit row, a commit, a rendered email), then nothing is sent.
-        audit.record(None, "password.reset_requested_unknown", None)
-        mail.render("password_reset", link_token=make_token("reset", _PLACEHOLDER[kind]), kind=kind)
-        db.session.commit()
+        email = ""  # matches no account, through the same lookup
+    model = Student if kind == "student" else Staff
+    extra = Student.email_confirmed_at if model is Student else Staff.active
+    row = db.session.execute(
+        select(model.id, model.email, model.password_hash, extra).where(model.email == email)
+    ).first()
+    placeholder = _PLACEHOLDER[kind]
+    if row is None or (model is Staff and not row[3]):
+        return _ResetTarget(kind, model.__tablename__, placeholder.id, placeholder.password_hash, None, None)
+    confirmed = row[3] if model is Student else None
+    return _ResetTarget(kind, model.__tablename__, row.id, row.password_hash, confirmed, row.email)
 
 
 _PLACEHOLDER = {

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, or_, select
 
 from shared import audit
+from shared.accounts import student_with_email
 from shared.errors import NotFound
 from shared.extensions import db
 from shared.forms import record_number
@@ -45,7 +46,8 @@ def find_student(value: str | None) -> int | None:
     if value.isdigit():
         student_id = record_number(value)
     else:
-        student_id = db.session.scalar(select(Student.id).where(func.lower(Student.email) == value.lower()))
+        student = student_with_email(value)
+        student_id = student.id if student is not None else None
     if student_id is None or db.session.get(Student, student_id) is None:
         raise NotFound("No student matches that email address or number.")
     return student_id

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared import audit
+from shared.accounts import student_with_email
 from shared.casework import case_for_staff
 from shared.deadlines import SERVICE_TZ, add_months, service_today
 from shared.errors import ConsentRequired, NotFound, ValidationFailed
@@ -645,8 +646,7 @@ class EnquiryAnswer:
 
 
 def _match_student(about_email: str | None) -> Student | None:
-    email = (about_email or "").strip().lower()
-    return db.session.scalar(select(Student).where(func.lower(Student.email) == email)) if email else None
+    return student_with_email(about_email) if about_email else None
 
 
 def answer_enquiry(officer: Staff, *, enquirer_name: str, enquirer_role: str | None, enquirer_organisation: str,

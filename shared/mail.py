@@ -3,7 +3,12 @@
 Locally the 'outbox' backend writes each message to the log and instance/mail/ instead of sending it:
 the message as sent (`.eml`, whose body is quoted-printable, so a link copied from it breaks) and the
 same as plain text beside it (`.txt`), with each link printed on its own line of the log, ready to open.
-'smtp' sends through the configured server. Tests read `sent_messages()`.
+'smtp' sends through the configured server; 'memory' keeps them in a list. Tests read `sent_messages()`.
+
+A request only composes a message and queues it; delivery (whatever the backend) happens on a mail
+thread, so how long a server or a disk takes reveals nothing about who was written to. With JOBS_MODE
+`sync` (tests) it happens at once, in the caller. `send(None, ...)` does the same work for nobody: the
+message is composed and queued in the same way, and the mail thread drops it.
 """
 
 from __future__ import annotations
@@ -35,22 +40,44 @@ def render(template: str, **context) -> tuple[str, str]:
     return first.removeprefix("Subject:").strip(), body.strip() + "\n"
 
 
-def send(to: str, template: str, **context) -> EmailMessage:
+# Who a message composed for nobody is addressed to while it is queued (it is never delivered).
+NOBODY = "nobody@invalid"
+
+
+def send(to: str | None, template: str, **context) -> None:
+    """Compose the message and queue it for delivery to `to`; with `to=None`, the same work and nothing sent."""
     subject, body = render(template, **context)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = current_app.config["MAIL_FROM"]
-    msg["To"] = to
+    msg["To"] = to or NOBODY
     msg.set_content(body)
-    backend = current_app.config["MAIL_BACKEND"]
-    if backend == "smtp":
-        # Delivery happens off the request, so how long a server takes to answer reveals nothing.
-        _executor.submit(_send_smtp, current_app._get_current_object().config.copy(), msg)
+    app = current_app._get_current_object()
+    if app.config.get("JOBS_MODE") == "sync":
+        if to:
+            _deliver(app, msg)
     else:
-        sent_messages().append(msg)
-        if backend == "outbox":
-            _write_to_outbox(Path(current_app.instance_path) / "mail", msg)
-    return msg
+        _executor.submit(_deliver_off_request, app, msg, bool(to))
+
+
+def _deliver_off_request(app, msg: EmailMessage, deliver: bool) -> None:
+    if not deliver:
+        return
+    try:
+        with app.app_context():
+            _deliver(app, msg)
+    except Exception:  # noqa: BLE001 - a thread has nobody to tell: the log says what went wrong
+        log.exception("Could not deliver an email to %s", msg["To"])
+
+
+def _deliver(app, msg: EmailMessage) -> None:
+    backend = app.config["MAIL_BACKEND"]
+    if backend == "smtp":
+        _send_smtp(app.config, msg)
+        return
+    sent_messages().append(msg)
+    if backend == "outbox":
+        _write_to_outbox(Path(app.instance_path) / "mail", msg)
 
 
 def _write_to_outbox(folder: Path, msg: EmailMessage) -> None:
@@ -65,7 +92,7 @@ def _write_to_outbox(folder: Path, msg: EmailMessage) -> None:
     log.warning("Email to %s (not sent, written to %s.txt):\n%s%s", msg["To"], stem, body, links)
 
 
-def _send_smtp(cfg: dict, msg: EmailMessage) -> None:
+def _send_smtp(cfg, msg: EmailMessage) -> None:
     try:
         with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10) as smtp:
             if cfg["MAIL_USE_TLS"]:
