@@ -1,5 +1,5 @@
 """Sharing through the gate: a case's consents and disclosures, recording a disclosure, recording consent
-given in person or by email."""
+the student gave an officer (in person, on a signed form, by phone or by email)."""
 
 from __future__ import annotations
 
@@ -31,13 +31,20 @@ class DisclosureForm(Form):
 
 class RecordConsentForm(ConsentDetailsForm):
     method = RadioField("How did the student give consent?",
-                        choices=[("in_person", "In person"), ("email", "By email")], validate_choice=False)
-    given_on = FriendlyDateField("Date consent was given", validators=[Optional()], description="Leave blank for today.")
+                        choices=[(m, consent.COLLECTION_METHODS[m]) for m in consent.OFFICER_METHODS], validate_choice=False)
+    given_on = FriendlyDateField("Date consent was given", validators=[Optional()],
+                                 description="Leave blank for today. Not before the student first contacted the service.")
     typed_name = StringField("The student's name, as they gave it")
     evidence_note = TextAreaField("Evidence", description="For example: email of 3 March from the student's university "
                                   "address, saved to the case; or: signed form seen in the meeting.")
     evidence_document_id = RecordSelectField("Or a document on the case that shows it (optional)")
     submit = SubmitField("Record consent")
+
+    def setup(self, student, cases, *, default_expiry=None) -> RecordConsentForm:
+        super().setup(student, cases, default_expiry=default_expiry)
+        self.expires_on.description = (f"For example {consent.default_expiry():%d/%m/%Y}. At most "
+                                       f"{consent.max_months()} months after the date consent was given.")
+        return self
 
 
 @bp.context_processor

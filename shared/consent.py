@@ -238,8 +238,50 @@ def default_expiry(today: date | None = None) -> date:
     return add_months(today or service_today(), months)
 
 
-def latest_expiry(today: date | None = None) -> date:
-    return add_months(today or service_today(), max_months())
+def latest_expiry(given_on: date | None = None) -> date:
+    """The last day a consent given on `given_on` (today if not said) may last to: the maximum is counted
+    from the day it was given, never from the day it was recorded."""
+    return add_months(given_on or service_today(), max_months())
+
+
+# How a consent was obtained. The portal is the student's own; the others an officer records, with evidence.
+COLLECTION_METHODS = {
+    CollectionMethod.PORTAL.value: "In the portal",
+    CollectionMethod.IN_PERSON.value: "In person",
+    CollectionMethod.SIGNED_FORM.value: "Signed form",
+    CollectionMethod.PHONE.value: "By phone",
+    CollectionMethod.EMAIL.value: "By email",
+}
+OFFICER_METHODS = tuple(m for m in COLLECTION_METHODS if m != CollectionMethod.PORTAL.value)
+
+
+def how_given(c: Consent) -> str:
+    """How a consent was obtained and, if an officer recorded it, who: the same words on every page and receipt."""
+    how = COLLECTION_METHODS.get(c.collection_method, c.collection_method.replace("_", " "))
+    if c.collection_method == CollectionMethod.PORTAL.value:
+        return f"{how}, by the student"
+    return f"{how}, recorded by {c.recorded_by.name if c.recorded_by else 'an advice officer'}"
+
+
+def first_contact(student: Student) -> date:
+    """The day the student first contacted the service: the earlier of their registration and their first case."""
+    first_case = db.session.scalar(select(func.min(Case.opened_at)).where(Case.student_id == student.id))
+    moments = [m for m in (student.created_at, first_case) if m is not None]
+    if not moments:
+        return service_today()
+    return min(m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments).astimezone(SERVICE_TZ).date()
+
+
+def given_on_problem(student: Student, given_on: date, today: date | None = None) -> str | None:
+    """Why an officer may not record consent as given on this day, or None: not in the future, and not
+    before the student first contacted the service."""
+    today = today or service_today()
+    if given_on > today:
+        return "The date consent was given cannot be in the future."
+    first = first_contact(student)
+    if given_on < first:
+        return f"The date consent was given cannot be before the student first contacted the service ({format_day(first)})."
+    return None
 
 
 def end_of_day(day: date) -> datetime:
@@ -299,6 +341,14 @@ def student_documents(student: Student, case_id: int | None = None) -> list[Docu
 
 def clean_details(student: Student, details: ConsentDetails, today: date | None = None) -> ConsentDetails:
     """Check the details a student (or officer) gave; raise InvalidConsent with a message per field."""
+    out, errors = _checked_details(student, details, today)
+    raise_if(errors)
+    return out
+
+
+def _checked_details(student: Student, details: ConsentDetails, today: date | None = None,
+                     given_on: date | None = None) -> tuple[ConsentDetails, dict[str, str]]:
+    """The tidied details and a message per field; the end date is bounded from `given_on` (default today)."""
     errors: dict[str, str] = {}
     out = ConsentDetails()
     out.recipient_name = _text(errors, "recipient_name", details.recipient_name, "the name of the person", 200, True)
@@ -327,15 +377,19 @@ def clean_details(student: Student, details: ConsentDetails, today: date | None 
         docs = []
     out.document_ids = docs
     today = today or service_today()
+    given_on = given_on or today
+    latest = latest_expiry(given_on)
     if details.expires_on is None:
         errors["expires_on"] = "Enter the date this consent ends."
     elif details.expires_on < today:
         errors["expires_on"] = "The end date must be today or later."
-    elif details.expires_on > latest_expiry(today):
-        errors["expires_on"] = f"The end date can be at most {max_months()} months away ({format_day(latest_expiry(today))})."
+    elif details.expires_on > latest and given_on == today:
+        errors["expires_on"] = f"The end date can be at most {max_months()} months away ({format_day(latest)})."
+    elif details.expires_on > latest:
+        errors["expires_on"] = (f"The end date can be at most {max_months()} months after the date consent was given "
+                                f"({format_day(latest)}).")
     out.expires_on = details.expires_on
-    raise_if(errors)
-    return out
+    return out, errors
 
 
 def active_wording() -> ConsentWording:
@@ -445,11 +499,19 @@ def grant(student: Student, details: ConsentDetails, *, confirmed: bool, typed_n
 
 def record_given(officer: Staff, student: Student, details: ConsentDetails, *, method: str, typed_name: str | None,
                  evidence_note: str | None, evidence_document_id: int | None, given_on: date | None = None) -> Consent:
-    """An officer records consent the student gave in person or by email, with the evidence."""
-    details = clean_details(student, details)
+    """An officer records consent the student gave in person, on a signed form, by phone or by email, with the
+    evidence. It may be dated back to the day it was given (never before the student first contacted the
+    service, never in the future), and it lasts at most the maximum from that day."""
     errors = {}
-    if method not in (CollectionMethod.IN_PERSON.value, CollectionMethod.EMAIL.value):
+    if method not in OFFICER_METHODS:
         errors["method"] = "Choose how the student gave consent."
+    today = service_today()
+    problem = given_on_problem(student, given_on, today) if given_on is not None else None
+    if problem:
+        errors["given_on"] = problem
+    given = given_on if given_on is not None and not problem else today
+    details, detail_errors = _checked_details(student, details, today, given_on=given)
+    errors.update(detail_errors)
     note = (evidence_note or "").strip()
     if evidence_document_id is not None:
         if evidence_document_id not in {d.id for d in student_documents(student)}:
@@ -461,16 +523,12 @@ def record_given(officer: Staff, student: Student, details: ConsentDetails, *, m
     typed = " ".join((typed_name or "").split())
     if not typed:
         errors["typed_name"] = "Enter the student's name as they gave it."
-    when = utcnow()
-    if given_on is not None:
-        if given_on > service_today():
-            errors["given_on"] = "The date consent was given cannot be in the future."
-        elif given_on < service_today():
-            when = end_of_day(given_on) - timedelta(seconds=1)
     raise_if(errors)
+    when = utcnow() if given == today else end_of_day(given) - timedelta(seconds=1)
     consent = _create(student, details, typed_name=typed, method=method, shown_sha256=None, recorded_by=officer,
                       evidence_note=note or None, evidence_document_id=evidence_document_id, granted_at=when)
-    audit.record(officer, "consent.recorded", consent, student_id=student.id, case_id=consent.case_id, method=method)
+    audit.record(officer, "consent.recorded", consent, student_id=student.id, case_id=consent.case_id, method=method,
+                 given_on=given.isoformat())
     db.session.commit()
     return consent
 

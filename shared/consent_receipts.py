@@ -17,6 +17,8 @@ CONTROLLER = "Students' Unions' Advice Service"
 METHOD_WORDS = {
     "portal": "Given by the student in the Advice Service portal after reviewing the wording",
     "in_person": "Given in person to an advice officer, who recorded it with evidence",
+    "signed_form": "Given on a signed form to an advice officer, who recorded it with evidence",
+    "phone": "Given by phone to an advice officer, who recorded it with evidence",
     "email": "Given by email to an advice officer, who recorded it with evidence",
 }
 
@@ -65,6 +67,7 @@ def receipt(c: Consent, student: Student) -> dict:
         "consentStatus": "withdrawn" if c.withdrawn_at else consent.status(c).replace("in force", "active"),
         "withdrawalTimestamp": _epoch(c.withdrawn_at),
         "withdrawnBy": c.withdrawn_by,
+        "recordedBy": None if c.collection_method == "portal" else (c.recorded_by.name if c.recorded_by else "an advice officer"),
     }
 
 
@@ -85,8 +88,7 @@ def receipt_pdf(actor, student: Student, consent_id: int) -> tuple[str, bytes]:
     data = receipt(c, student)
     context = {"r": data, "statement": c.shown_text, "granted": consent.format_moment(c.granted_at),
                "until": consent.format_moment(c.expires_at),
-               "withdrawn": consent.format_moment(c.withdrawn_at) if c.withdrawn_at else None,
-               "recorded_by": c.recorded_by.name if c.recorded_by else None}
+               "withdrawn": consent.format_moment(c.withdrawn_at) if c.withdrawn_at else None}
     pdf = render_pdf("consent_receipt.html", context, title=f"Consent receipt {c.receipt_id}",
                      attachments=[("consent-receipt.json", json.dumps(data, indent=2).encode())])
     return f"consent-receipt-{c.receipt_id}.pdf", pdf

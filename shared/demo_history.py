@@ -18,7 +18,7 @@ import random
 import secrets
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from shared import audit
 from shared.casework import next_reference
@@ -32,6 +32,7 @@ from shared.models import (
     CaseEntryVersion,
     CaseStatus,
     EntryKind,
+    ListItem,
     ListKind,
     Student,
     StudentProfile,
@@ -177,9 +178,23 @@ def _case(rng: random.Random, ids: Ids, rows: dict, events: list, person: dict, 
     ]
 
 
+# The demo's faculty and year lists: the publishable report names only these. The one faculty left out is
+# counted under Other there, as anything a student types that is not in the list would be.
+LISTED_FACULTIES = [f for f in FACULTIES if f != "Centre for Invented Languages"]
+
+
+def _demo_lists() -> None:
+    for kind, names in ((ListKind.FACULTY, LISTED_FACULTIES), (ListKind.YEAR_OF_STUDY, list(YEARS))):
+        if db.session.scalar(select(ListItem.id).where(ListItem.kind == kind.value).limit(1)) is None:
+            db.session.add_all(ListItem(kind=kind.value, code=name.lower().replace(" ", "_"), label=name, position=i)
+                               for i, name in enumerate(names, start=1))
+    db.session.flush()
+
+
 @demo_step
 def demo_history(made: dict) -> None:
     """Six months of closed cases before this one, handled by the demo officer and manager."""
+    _demo_lists()
     rng = random.Random(SEED)
     first, _ = period(utcnow().date())
     start = datetime(first.year, first.month, 1, tzinfo=UTC)

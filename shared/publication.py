@@ -47,24 +47,29 @@ def _shown(value: int | float | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _merge_small_typed_labels(breakdown: Breakdown, policy: Policy) -> list[tuple[str, list[int]]]:
-    """Faculty and year of study are typed by people: a value with few cases never appears by name."""
-    if not breakdown.free_text_labels:
+OTHER = "Other"
+
+
+def _listed_only(breakdown: Breakdown) -> list[tuple[str, list[int]]]:
+    """Only the service's own words are published: every row that is not an item of a service list (a faculty
+    a student typed, a code no longer listed) is counted under one "Other" row, whatever its size, and never
+    printed. "Other" is then a row like any other, so disclosure control suppresses it when it is small."""
+    if not breakdown.unlisted:
         return breakdown.rows
     kept, other = [], [0] * len(breakdown.columns)
     for label, values in breakdown.rows:
-        if label != statistics.NOT_RECORDED and sum(values) < policy.threshold:
+        if label in breakdown.unlisted or label == OTHER:
             other = [a + b for a, b in zip(other, values, strict=True)]
         else:
             kept.append((label, values))
-    if any(other):
-        kept.append((f"Other (each fewer than {policy.threshold})", other))
+    at = len(kept) - (1 if kept and kept[-1][0] == statistics.NOT_RECORDED else 0)  # Other before Not recorded
+    kept.insert(at, (OTHER, other))
     return kept
 
 
 def protected_table(breakdown: Breakdown, policy: Policy) -> dict:
     """A breakdown after disclosure control, as plain strings for the CSV and the PDF."""
-    rows = _merge_small_typed_labels(breakdown, policy)
+    rows = _listed_only(breakdown)
     table = protect([values for _, values in rows], policy)
     multi = len(breakdown.columns) > 1
     out_rows = []

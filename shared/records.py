@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shared import documents
-from shared.consent import basis_for_student
+from shared.consent import basis_for_student, how_given
 from shared.extensions import db
 from shared.models import (
     Appointment,
@@ -422,7 +422,7 @@ def _consents(student_id: int, case_id: int | None, red: _Redactor) -> list[Item
         if red.hidden(RedactionTarget.CONSENT.value, c.id):
             continue
         recipient = ", ".join(filter(None, (c.recipient_name, c.recipient_role, c.recipient_organisation)))
-        history = [f"Given on {format_moment(c.granted_at)} ({c.collection_method.replace('_', ' ')})"]
+        history = [f"Given on {format_moment(c.granted_at)} ({how_given(c)})"]
         if c.withdrawn_at:
             by = "you" if c.withdrawn_by == "student" else "the service"
             history.append(f"Withdrawn by {by} on {format_moment(c.withdrawn_at)}")

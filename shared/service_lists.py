@@ -1,5 +1,6 @@
-"""The lists the service maintains (colleges, areas of concern, outcomes, contact methods) and the
-consent wording versions. Items are renamed, retired and reordered, never deleted: old cases keep them.
+"""The lists the service maintains (colleges, areas of concern, outcomes, contact methods, faculties and
+years of study) and the consent wording versions. Published statistics name only items of these lists:
+a faculty or year a student typed is published under its item when it matches one, otherwise as Other. Items are renamed, retired and reordered, never deleted: old cases keep them.
 A new consent wording is a new row; the consents already given keep the text they recorded."""
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ KIND_LABELS = {
     ListKind.AREA.value: "Areas of concern",
     ListKind.OUTCOME.value: "Outcomes",
     ListKind.CONTACT_METHOD.value: "Contact methods",
+    ListKind.FACULTY.value: "Faculties and departments (for published statistics)",
+    ListKind.YEAR_OF_STUDY.value: "Years of study (for published statistics)",
 }
 
 

@@ -236,7 +236,9 @@ class Breakdown:
     row_heading: str
     columns: list[str]
     rows: list[tuple[str, list[int]]] = field(default_factory=list)
-    free_text_labels: bool = False  # labels typed by people (faculty, year): small ones never published
+    # Labels that are not items of a service list (typed by people, or codes no longer listed): staff see
+    # them, a publishable output never prints them (shared.publication counts them as Other).
+    unlisted: frozenset[str] = frozenset()
     additive: bool = True  # False when the columns are not parts of one whole (given / withdrawn)
     note: str = ""
 
@@ -249,27 +251,48 @@ class Breakdown:
         return sum(sum(values) for _, values in self.rows)
 
 
-def _listed(counts: dict, kind: ListKind) -> list[tuple[str, list[int]]]:
-    """Every item of a service list, in list order (zeros included), then any code no longer listed."""
+def _listed_rows(counts: dict, kind: ListKind, width: int = 1) -> tuple[list[tuple[str, list]], frozenset[str]]:
+    """Every item of a service list, in list order (zeros included), then any value not listed (alphabetically),
+    then 'Not recorded'; and the labels of the rows that are not list items. `counts` maps a code to a count,
+    or to a list of counts (one per column)."""
     rows, seen = [], set()
+    zero = [0] * width
+
+    def cells(value):
+        return list(value) if isinstance(value, list) else [value]
+
     for code, label in labels(kind):
-        rows.append((label, [counts.get(code, 0)]))
+        rows.append((label, cells(counts.get(code, zero))))
         seen.add(code)
-    for code in sorted(c for c in counts if c is not None and c not in seen):
-        rows.append((code, [counts[code]]))
+    unlisted = sorted((c for c in counts if c is not None and c not in seen), key=lambda c: str(c).lower())
+    rows += [(str(code), cells(counts[code])) for code in unlisted]
     if counts.get(None):
-        rows.append((NOT_RECORDED, [counts[None]]))
-    return rows
+        rows.append((NOT_RECORDED, cells(counts[None])))
+    return rows, frozenset(str(c) for c in unlisted)
 
 
-def _typed(counts: dict) -> list[tuple[str, list[int]]]:
-    """Values people typed (faculty, year of study), alphabetically, blanks as 'Not recorded'."""
-    merged: dict[str, int] = {}
+def _typed_codes(counts: dict, kind: ListKind) -> dict:
+    """Typed values (faculty, year of study) by the list item they name: a value matches an item whose label or
+    code it spells, ignoring case and spacing. Anything else stays as typed (unlisted); blanks are None."""
+    items = {}
+    for code, label in labels(kind):
+        items.setdefault(_spelling(label), code)
+        items.setdefault(_spelling(code), code)
+    out: dict = {}
     for value, count in counts.items():
-        label = (value or "").strip() or NOT_RECORDED
-        merged[label] = merged.get(label, 0) + count
-    ordered = sorted(merged.items(), key=lambda kv: (kv[0] == NOT_RECORDED, kv[0].lower()))
-    return [(label, [count]) for label, count in ordered]
+        text = " ".join((value or "").split())
+        key = items.get(_spelling(text), text) if text else None
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+def _spelling(text: str) -> str:
+    return " ".join(text.replace("_", " ").split()).casefold()
+
+
+def _breakdown(key: str, title: str, row_heading: str, counts: dict, kind: ListKind, *, typed: bool = False) -> Breakdown:
+    rows, unlisted = _listed_rows(_typed_codes(counts, kind) if typed else counts, kind)
+    return Breakdown(key, title, row_heading, ["Cases"], rows, unlisted=unlisted)
 
 
 def month_label(bucket: str) -> str:
@@ -340,29 +363,26 @@ def case_breakdowns(filters: Filters) -> list[Breakdown]:
     by_area: dict = {}
     for (_, area), count in opened["college_area"].items():
         by_area[area] = by_area.get(area, 0) + count
-    college_rows, other_group = _college_by_area_group(opened["college_area"])
+    (college_rows, unlisted_colleges), other_group = _college_by_area_group(opened["college_area"])
     return [
         Breakdown("opened_by_month", "Cases opened, by month", "Month", ["Cases opened"],
                   _months(monthly_counts(Case.opened_at, filters), filters)),
         Breakdown("closed_by_month", "Cases closed, by month", "Month", ["Cases closed"],
                   _months(monthly_counts(Case.closed_at, filters), filters)),
-        Breakdown("by_area", "Cases opened, by area of concern", "Area of concern", ["Cases"],
-                  _listed(by_area, ListKind.AREA)),
+        _breakdown("by_area", "Cases opened, by area of concern", "Area of concern", by_area, ListKind.AREA),
         Breakdown("by_college", "Cases opened, by college and kind of concern", "College",
                   [label for _, label in AREA_GROUPS] + ([OTHER_AREA_GROUP] if other_group else []),
-                  college_rows),
-        Breakdown("by_faculty", "Cases opened, by faculty", "Faculty", ["Cases"],
-                  _typed(opened["faculty"]), free_text_labels=True),
-        Breakdown("by_year", "Cases opened, by year of study", "Year of study", ["Cases"],
-                  _typed(opened["year"]), free_text_labels=True),
-        Breakdown("by_contact_method", "Cases opened, by how the student contacted the service", "Contact method",
-                  ["Cases"], _listed(opened["contact"], ListKind.CONTACT_METHOD)),
-        Breakdown("by_outcome", "Cases closed, by outcome", "Outcome", ["Cases"],
-                  _listed(closed["outcome"], ListKind.OUTCOME)),
+                  college_rows, unlisted=unlisted_colleges),
+        _breakdown("by_faculty", "Cases opened, by faculty", "Faculty", opened["faculty"], ListKind.FACULTY, typed=True),
+        _breakdown("by_year", "Cases opened, by year of study", "Year of study", opened["year"], ListKind.YEAR_OF_STUDY,
+                   typed=True),
+        _breakdown("by_contact_method", "Cases opened, by how the student contacted the service", "Contact method",
+                   opened["contact"], ListKind.CONTACT_METHOD),
+        _breakdown("by_outcome", "Cases closed, by outcome", "Outcome", closed["outcome"], ListKind.OUTCOME),
     ]
 
 
-def _college_by_area_group(college_area: dict) -> tuple[list[tuple[str, list[int]]], bool]:
+def _college_by_area_group(college_area: dict) -> tuple[tuple[list[tuple[str, list[int]]], frozenset[str]], bool]:
     """College x kind of concern (academic, welfare; 'Other' only if an area has no group), from the
     (college, area) counts: areas are put in their groups per counted group, not per case."""
     area_groups = {item.code: item.group for item in reference_data.list_items() if item.kind == ListKind.AREA.value}
@@ -376,15 +396,8 @@ def _college_by_area_group(college_area: dict) -> tuple[list[tuple[str, list[int
         cell = by_college.setdefault(college, {})
         cell[group] = cell.get(group, 0) + count
     columns = groups + ([None] if other else [])
-    rows, seen = [], set()
-    for code, label in labels(ListKind.COLLEGE):
-        seen.add(code)
-        rows.append((label, [by_college.get(code, {}).get(g, 0) for g in columns]))
-    for code in sorted(c for c in by_college if c is not None and c not in seen):
-        rows.append((code, [by_college[code].get(g, 0) for g in columns]))
-    if None in by_college:
-        rows.append((NOT_RECORDED, [by_college[None].get(g, 0) for g in columns]))
-    return rows, other
+    counts = {college: [cell.get(g, 0) for g in columns] for college, cell in by_college.items()}
+    return _listed_rows(counts, ListKind.COLLEGE, len(columns)), other
 
 
 def response_times(filters: Filters) -> dict[str, Duration]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from shared.extensions import db
-from shared.models import BreachRecord, Case, Consent, Disclosure, StudentProfile
+from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, StudentProfile
 from tests import factories
 
 _ref = itertools.count(1)
@@ -46,6 +46,13 @@ def add_cases(count: int = 1, *, student=None, area: str = "housing", college: s
             assigned_to_id=officer.id if officer else None,
         ))
     db.session.execute(insert(Case), rows)
+    db.session.commit()
+
+
+def list_items(kind: str, *labels: str) -> None:
+    """Items of a service list (faculties, years of study): the only labels a publishable report prints."""
+    for position, label in enumerate(labels, start=1):
+        db.session.add(ListItem(kind=kind, code=label.lower().replace(" ", "_"), label=label, position=position))
     db.session.commit()
 
 

@@ -133,3 +133,50 @@ def test_no_disclosure_is_ever_recorded_without_a_basis_valid_at_that_moment(db,
         assert d.breach_record_id is None and c is not None and c.student_id == student.id
         assert gate.is_in_force(c, d.disclosed_at)
         assert gate.scope_covers(c.scopes, c.document_ids, d.scope, []) or d.scope == "documents"
+
+
+# --- consent an officer records: given on a day between first contact and today, lasting at most the maximum --
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(registered_ago=st.integers(0, 400), case_before=st.none() | st.integers(0, 400),
+       given_ago=st.integers(-40, 900), lasts=st.integers(-40, 500))
+def test_recorded_consent_is_given_after_first_contact_and_lasts_at_most_the_maximum_from_then(
+        db, registered_ago, case_before, given_ago, lasts):
+    """Over (given on, end date) pairs: the officer's record is accepted exactly when the day it was given is
+    neither in the future nor before the student first contacted the service, and the end date is neither
+    past nor more than CONSENT_MAX_MONTHS after the day it was given; an accepted consent runs from that day."""
+    from datetime import time
+
+    from shared.deadlines import SERVICE_TZ, add_months, service_today
+    from tests.factories_access import make_case
+
+    today = service_today()
+    noon = lambda day: datetime.combine(day, time(12), tzinfo=SERVICE_TZ)  # noqa: E731
+    student = make_student(f"prop{next(_emails)}@example.ac.uk")
+    officer = make_staff(email=f"prop-officer{next(_emails)}@example.ac.uk")
+    registered = today - timedelta(days=registered_ago)
+    student.created_at = noon(registered)
+    db.session.commit()
+    first = registered
+    if case_before is not None:
+        make_case(student, opened_at=noon(registered - timedelta(days=case_before)))
+        first = registered - timedelta(days=case_before)
+    given_on = today - timedelta(days=given_ago)
+    ends = given_on + timedelta(days=lasts)
+    details = gate.ConsentDetails(recipient_name="Dr Pat Tutorname", recipient_organisation="Fictional College",
+                                  purpose="To support an appeal", scopes=["summary"], expires_on=ends)
+    should = first <= given_on <= today and today <= ends <= add_months(given_on, gate.max_months())
+    try:
+        c = gate.record_given(officer, student, details, method="in_person", typed_name="Alex Fictional",
+                              evidence_note="Seen in the meeting", evidence_document_id=None, given_on=given_on)
+    except gate.InvalidConsent as exc:
+        assert not should, exc.errors
+        assert set(exc.errors) <= {"given_on", "expires_on"}
+        if not first <= given_on <= today:
+            assert "given_on" in exc.errors
+        db.session.rollback()
+        return
+    assert should
+    assert c.granted_at.astimezone(SERVICE_TZ).date() == given_on
+    assert c.expires_at.astimezone(SERVICE_TZ).date() <= add_months(given_on, gate.max_months()) + timedelta(days=1)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from shared.models import AuditEvent
 from tests import factories
-from tests.factories_stats import add_cases, student_with_profile, when
+from tests.factories_stats import add_cases, list_items, student_with_profile, when
 from tests.support.pdf import text_lines
 
 STUDENT_NAME, CRSID = "Morwenna Quillfeather", "mq301"
@@ -26,6 +26,7 @@ def crafted(db):
     recovered from the row total, a faculty typed by one student, and counts that are not multiples of 5."""
     student = student_with_profile(STUDENT_NAME, CRSID)
     officer = factories.make_staff(name=OFFICER_NAME, email="perpetua@example.ac.uk")
+    list_items("faculty", "Law", "History")
     march = when(2026, 3)
     add_cases(27, student=student, opened=march, area="housing", college="trinity", officer=officer)
     add_cases(4, student=student, opened=march, area="appeals", college="trinity", officer=officer)
@@ -151,9 +152,9 @@ def test_the_published_csv_suppresses_and_rounds(manager_browser, crafted):
 
     faculties = _rows(tables["Cases opened, by faculty"])
     assert "Faculty of Rare Studies" not in faculties
-    # the one case under a typed faculty is merged into "Other", which is then too small to show; with
-    # only two rows, Law must be hidden too, or the total would give "Other" back
-    assert faculties["Other (each fewer than 10)"] == ["[c]"] and faculties["Law"] == ["[c]"]
+    # the one case under a typed faculty is counted under "Other", which is then too small to show; with
+    # History at 0, Law must be hidden too, or the total would give "Other" back
+    assert faculties["Other"] == ["[c]"] and faculties["Law"] == ["[c]"] and faculties["History"] == ["0"]
     assert faculties["Total"] == ["85"]
     _assert_nothing_identifying(text)
     for title, section in tables.items():
@@ -178,6 +179,53 @@ def test_the_published_pdf_suppresses_rounds_and_names_no_one(manager_browser, c
     assert re.search(r"Housing\s+25", text)
     assert "Method:" in text and "nearest 5" in text
     _assert_nothing_identifying(text)
+
+
+SECRET = "Department of Secret Things"
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return " ".join(" ".join((page.extract_text() or "") for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def test_a_typed_category_is_never_published_however_many_cases_it_has(manager_browser, db):
+    """Twelve cases under a faculty, a year of study and a college code that are in no service list: the
+    report counts them under Other and never prints what was typed; a typed value spelling a list item
+    (any case or spacing) is published under that item."""
+    student = student_with_profile(STUDENT_NAME, CRSID)
+    list_items("faculty", "Law")
+    list_items("year_of_study", "2nd year")
+    march = when(2026, 3)
+    add_cases(12, student=student, opened=march, faculty=SECRET, year="Year of Secret Things", college="st_secretus")
+    add_cases(20, student=student, opened=march, faculty="  law ", year="2nd Year")
+    text = _export(manager_browser, "csv").get_data(as_text=True)
+    tables = _sections(text)
+    assert _rows(tables["Cases opened, by faculty"]) == {"Law": ["20"], "Other": ["10"], "Total": ["30"]}
+    years = _rows(tables["Cases opened, by year of study"])
+    assert years["2nd year"] == ["20"] and years["Other"] == ["10"]
+    colleges = _rows(tables["Cases opened, by college and kind of concern"])
+    assert colleges["Other"][-1] == "10" and colleges["Trinity"][-1] == "20"
+    assert "Secret" not in text and "secretus" not in text and "  law " not in text
+    resp = _export(manager_browser, "pdf")
+    assert resp.status_code == 200
+    pdf = _pdf_text(resp.data)
+    assert "Cases opened, by faculty" in pdf and re.search(r"Other\s*10", pdf)
+    assert "Secret" not in pdf and "secretus" not in pdf
+
+
+def test_other_is_suppressed_when_small_like_any_row(manager_browser, db):
+    student = student_with_profile(STUDENT_NAME, CRSID)
+    list_items("faculty", "Law", "History")
+    march = when(2026, 3)
+    add_cases(3, student=student, opened=march, faculty=SECRET)
+    add_cases(20, student=student, opened=march, faculty="Law")
+    add_cases(15, student=student, opened=march, faculty="History")
+    text = _export(manager_browser, "csv").get_data(as_text=True)
+    faculties = _rows(_sections(text)["Cases opened, by faculty"])
+    assert faculties["Other"] == ["[c]"] and SECRET not in text
+    assert [v for v in faculties.values()].count(["[c]"]) >= 2, "one hidden row could be worked out from the total"
 
 
 def test_exports_are_audited_with_who_and_which_filters(manager_browser, manager, crafted, db):

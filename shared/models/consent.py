@@ -30,8 +30,10 @@ class Scope(enum.StrEnum):
 
 class CollectionMethod(enum.StrEnum):
     PORTAL = "portal"  # given by the student in the portal
-    IN_PERSON = "in_person"  # recorded by an officer, with evidence
-    EMAIL = "email"  # recorded by an officer, with evidence
+    IN_PERSON = "in_person"  # the rest: recorded by an officer (recorded_by_id), with evidence
+    SIGNED_FORM = "signed_form"
+    PHONE = "phone"
+    EMAIL = "email"
 
 
 class BreachGround(enum.StrEnum):

@@ -15,6 +15,8 @@ class ListKind(enum.StrEnum):
     AREA = "area"  # area of concern; `group` is 'academic' or 'welfare'
     OUTCOME = "outcome"  # how a case closed
     CONTACT_METHOD = "contact_method"  # how the student first contacted the service
+    FACULTY = "faculty"  # students type their faculty; only a typed value matching an item is published
+    YEAR_OF_STUDY = "year_of_study"  # likewise for the year of study
 
 
 class ListItem(Base):
