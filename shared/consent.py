@@ -585,15 +585,16 @@ def view_consent(actor: Student | Staff, student: Student, consent_id: int) -> C
     return consent
 
 
-def _not_terrorism():
-    """Disclosures the student may ever see: on consent, or on a breach record that is not the terrorism ground.
-    The law forbids tipping off (Terrorism Act 2000), so those never reach anything student-facing."""
+def visible_to_student():
+    """The one rule for what of the ledger the student side may know (the portal's history, the copy of their
+    records): disclosures on consent, or on a breach record that is not on the terrorism ground. The law
+    forbids tipping off (Terrorism Act 2000), so those never reach anything student-facing."""
     hidden = select(BreachRecord.id).where(BreachRecord.ground == BreachGround.TERRORISM.value)
     return Disclosure.breach_record_id.is_(None) | Disclosure.breach_record_id.not_in(hidden)
 
 
 def student_visible_disclosures(student_id: int) -> list[Disclosure]:
-    stmt = (select(Disclosure).where(Disclosure.student_id == student_id, _not_terrorism())
+    stmt = (select(Disclosure).where(Disclosure.student_id == student_id, visible_to_student())
             .order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc()))
     return list(db.session.scalars(stmt))
 

@@ -23,12 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shared import documents
-from shared.consent import basis_for_student, how_given
+from shared.consent import basis_for_student, how_given, visible_to_student
 from shared.extensions import db
 from shared.models import (
     Appointment,
-    BreachGround,
-    BreachRecord,
     Case,
     CaseEntry,
     Consent,
@@ -407,12 +405,6 @@ def _version_item(entry, version, names, red, heading) -> Item:
     return item
 
 
-def _terrorism_breach_ids(student_id: int) -> set[int]:
-    return set(db.session.scalars(
-        select(BreachRecord.id).where(BreachRecord.student_id == student_id, BreachRecord.ground == BreachGround.TERRORISM.value)
-    ))
-
-
 def _consents(student_id: int, case_id: int | None, red: _Redactor) -> list[Item]:
     stmt = select(Consent).where(Consent.student_id == student_id).order_by(Consent.granted_at, Consent.id)
     if case_id is not None:
@@ -449,19 +441,17 @@ def _past(moment: datetime) -> bool:
 
 
 def _disclosures(student_id: int, case_id: int | None, red: _Redactor, names: dict) -> list[Item]:
-    hidden_breaches = _terrorism_breach_ids(student_id)
-    stmt = select(Disclosure).where(Disclosure.student_id == student_id).order_by(Disclosure.disclosed_at, Disclosure.id)
+    stmt = (select(Disclosure).where(Disclosure.student_id == student_id, visible_to_student())
+            .order_by(Disclosure.disclosed_at, Disclosure.id))
     if case_id is not None:
         stmt = stmt.where(Disclosure.case_id == case_id)
-    rows = [d for d in db.session.scalars(stmt) if d.breach_record_id not in hidden_breaches or d.breach_record_id is None]
+    rows = list(db.session.scalars(stmt))
     extra = _staff_names({d.disclosed_by_id for d in rows} - set(names))
     out = []
     for d in rows:
         if red.hidden(RedactionTarget.DISCLOSURE.value, d.id):
             continue
-        if d.breach_record_id is not None and d.breach_record.ground != BreachGround.SAFETY.value:
-            continue  # belt and braces: of the two breach grounds, only the safety ground is ever shown
-        basis = basis_for_student(d)  # the same words as the portal's disclosure history
+        basis = basis_for_student(d)  # the same words as the portal's disclosure history (and it refuses the rest)
         if d.breach_record_id is not None:
             basis += f" (decided {format_moment(d.breach_record.decided_at)}): {d.breach_record.situation}"
         out.append(red.apply(Item(

@@ -27,6 +27,7 @@ from shared.keyrotation import encrypted_fields
 from shared.models import (
     AuditEvent,
     Base,
+    BreachGround,
     BreachRecord,
     Case,
     CaseDraft,
@@ -89,22 +90,38 @@ class Decision:
     closed_at: datetime | None
     action: str  # anonymise | hold
     reason: str
+    silent: bool = False  # held only silently: kept apart from the student, as if anonymised (see keep_apart)
 
 
-def holds_for_case(case: Case, now: datetime | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Hold:
+    """Why a case must be kept. A silent hold is kept without the student being told (or able to infer) it:
+    a breach record on the terrorism ground (tipping off is an offence). The reason is for staff only."""
+
+    reason: str
+    silent: bool = False
+
+
+SILENT_BREACH = ("A breach-of-confidentiality record on the terrorism ground concerns this case: it is kept, "
+                 "and the student must never be told or able to tell (tipping off).")
+
+
+def case_holds(case: Case, now: datetime | None = None) -> list[Hold]:
     """Why this case must be kept for now (empty: nothing holds it)."""
     now = now or utcnow()
-    reasons = []
+    holds = []
     if case.status != CaseStatus.CLOSED.value:
-        reasons.append("The case is still open.")
-    breach = db.session.scalar(
-        select(BreachRecord.id).where(
+        holds.append(Hold("The case is still open."))
+    grounds = set(db.session.scalars(
+        select(BreachRecord.ground).where(
             BreachRecord.student_id == case.student_id,
             or_(BreachRecord.case_id == case.id, BreachRecord.case_id.is_(None)),
-        ).limit(1)
-    )
-    if breach is not None:
-        reasons.append("A breach-of-confidentiality record concerns this case: breach records are kept.")
+        ).distinct()
+    ))
+    if grounds - {BreachGround.TERRORISM.value}:
+        holds.append(Hold("A breach-of-confidentiality record concerns this case: breach records are kept."))
+    if BreachGround.TERRORISM.value in grounds:
+        holds.append(Hold(SILENT_BREACH, silent=True))
     row = db.session.execute(
         select(AccessRequest.reference).where(
             AccessRequest.student_id == case.student_id,
@@ -113,8 +130,18 @@ def holds_for_case(case: Case, now: datetime | None = None) -> list[str]:
         ).limit(1)
     ).first()
     if row is not None:
-        reasons.append(f"An access request ({row[0]}) by the student is not finished.")
-    return reasons
+        holds.append(Hold(f"An access request ({row[0]}) by the student is not finished."))
+    return holds
+
+
+def only_silent(holds: list[Hold]) -> bool:
+    """Held, but only for reasons the student must never learn: they are told what erasure would tell them."""
+    return bool(holds) and all(h.silent for h in holds)
+
+
+def holds_for_case(case: Case, now: datetime | None = None) -> list[str]:
+    """Why this case must be kept for now, every reason (for staff)."""
+    return [h.reason for h in case_holds(case, now)]
 
 
 def plan(now: datetime | None = None) -> list[Decision]:
@@ -132,10 +159,11 @@ def plan(now: datetime | None = None) -> list[Decision]:
     ).all()
     decisions = []
     for case in due:
-        reasons = holds_for_case(case, now)
+        holds = case_holds(case, now)
         decisions.append(Decision(
-            case.id, case.reference, case.closed_at,
-            "hold" if reasons else "anonymise", " ".join(reasons) or f"Closed more than {retention_years()} years ago.",
+            case.id, case.reference, case.closed_at, "hold" if holds else "anonymise",
+            " ".join(h.reason for h in holds) or f"Closed more than {retention_years()} years ago.",
+            silent=only_silent(holds) and not is_holder(case.student_id),
         ))
     return decisions
 
@@ -183,23 +211,63 @@ def _blank(row) -> None:
             setattr(row, column.key, None if column.nullable else "")
 
 
+def _move_rows(case: Case, to: Student, *, blank: bool) -> None:
+    """Every row of the case to another student (blanked first if `blank`), in the caller's transaction."""
+    for row in list(_case_rows(case)):
+        if blank:
+            _blank(row)
+            if isinstance(row, Document) and row.deleted_at is None:
+                documents.remove_files([row])
+                row.deleted_at = utcnow()
+        if hasattr(row, "student_id") and row.student_id is not None:
+            row.student_id = to.id
+    case.student_id = to.id
+
+
 def anonymise_case(case: Case, placeholder: Student) -> None:
     """In the caller's transaction."""
-    for row in list(_case_rows(case)):
-        _blank(row)
-        if isinstance(row, Document) and row.deleted_at is None:
-            documents.remove_files([row])
-            row.deleted_at = utcnow()
-        if hasattr(row, "student_id") and row.student_id is not None:
-            row.student_id = placeholder.id
+    _move_rows(case, placeholder, blank=True)
     _blank(case)
     opened = case.opened_at
     case.opened_at = _month(opened)
     if case.first_response_at is not None:  # keep the time to first response, which statistics report
         case.first_response_at = case.opened_at + (case.first_response_at - opened)
     case.closed_at = _month(case.closed_at)
-    case.student_id = placeholder.id
     case.anonymised_at = utcnow()
+
+
+HOLDER_EMAIL = "kept-{}@records.invalid"
+
+
+def is_holder(student_id: int) -> bool:
+    email = db.session.scalar(select(Student.email).where(Student.id == student_id)) or ""
+    return email.startswith("kept-") and email.endswith("@records.invalid")
+
+
+def kept_records_holder(student: Student) -> Student:
+    """An account nobody can sign in to that holds a student's silently kept cases, with a copy of their
+    profile so staff still see whose they are. In the caller's transaction."""
+    holder = Student(email=HOLDER_EMAIL.format(secrets.token_hex(8)),
+                     password_hash=hash_password(secrets.token_urlsafe(32)))
+    db.session.add(holder)
+    db.session.flush()
+    profile = db.session.scalar(select(StudentProfile).where(StudentProfile.student_id == student.id))
+    if profile is not None:
+        copy = StudentProfile(student_id=holder.id)
+        for attr in StudentProfile.__mapper__.column_attrs:
+            if attr.key not in ("id", "uid", "student_id", "updated_at") and not attr.key.startswith("_"):
+                setattr(copy, attr.key, getattr(profile, attr.key))
+        db.session.add(copy)
+        db.session.flush()
+        for f in _fields(StudentProfile):
+            setattr(copy, f.name, getattr(profile, f.name))
+    return holder
+
+
+def keep_apart(case: Case, holder: Student) -> None:
+    """A case that must be kept, silently: out of the student's reach exactly as if it had been anonymised
+    (every student-facing query is scoped to the student), intact for staff under the holder. Caller commits."""
+    _move_rows(case, holder, blank=False)
 
 
 def _student_is_spent(student: Student, limit: datetime) -> bool:
@@ -239,7 +307,9 @@ def erase_student_account(student: Student) -> None:
                     _blank(row)
 
 
-def depersonalise_audit(case_ids: list[int], student_ids: list[int], actor) -> int:
+def depersonalise_audit(case_ids: list[int], student_ids: list[int], actor, kept_case_ids=()) -> int:
+    """Unlink the audit events of these cases and students from the student, except those about the cases
+    kept (silently), whose trail stays with the record."""
     conditions = []
     if case_ids:
         conditions.append(AuditEvent.case_id.in_(case_ids))
@@ -247,7 +317,10 @@ def depersonalise_audit(case_ids: list[int], student_ids: list[int], actor) -> i
         conditions.append(AuditEvent.student_id.in_(student_ids))
     if not conditions:
         return 0
-    changed = audit.depersonalise(or_(*conditions))
+    condition = or_(*conditions)
+    if kept_case_ids:
+        condition = condition & (AuditEvent.case_id.is_(None) | AuditEvent.case_id.not_in(list(kept_case_ids)))
+    changed = audit.depersonalise(condition)
     audit.record(actor, "audit.depersonalised", None, events=changed, cases=len(case_ids), students=len(student_ids))
     return changed
 
@@ -263,8 +336,19 @@ def run(*, dry_run: bool = False, now: datetime | None = None, actor="system") -
         return decisions
     placeholder = placeholder_student()
     db.session.commit()
-    done, students = [], set()
+    done, kept, students, holders = [], [], set(), {}
     for decision in decisions:
+        if decision.silent:  # kept, but out of the student's reach exactly as an anonymised case would be
+            case = db.session.get(Case, decision.case_id)
+            owner = db.session.get(Student, case.student_id)
+            if owner.id not in holders:
+                holders[owner.id] = kept_records_holder(owner)
+            keep_apart(case, holders[owner.id])
+            audit.record(actor, "retention.case_kept", case, case_id=case.id, holder_id=holders[owner.id].id)
+            db.session.commit()
+            students.add(owner.id)
+            kept.append(case.id)
+            continue
         if decision.action != "anonymise":
             continue
         case = db.session.get(Case, decision.case_id)
@@ -280,7 +364,7 @@ def run(*, dry_run: bool = False, now: datetime | None = None, actor="system") -
             erase_student_account(student)
             audit.record(actor, "retention.student_erased", student)
             erased.append(student_id)
-    depersonalise_audit(done, erased, actor)
+    depersonalise_audit(done, erased, actor, kept_case_ids=kept)
     audit.record(actor, "retention.run", None, anonymised=len(done), held=sum(d.action == "hold" for d in decisions),
                  students_erased=len(erased))
     db.session.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from shared import breach
 from shared.consent import Recipient
 from shared.extensions import db
 from shared.models import Consent, utcnow
@@ -31,3 +32,18 @@ def give_consent(student, recipient: Recipient = TUTOR, *, scopes=("summary",), 
     db.session.add(consent)
     db.session.commit()
     return consent
+
+
+def breach_decision(colleague, **overrides) -> breach.BreachDecision:
+    """A complete breach decision (safety ground unless `ground` says otherwise), `colleague` consulted."""
+    values = dict(
+        ground="safety", situation="The student described a plan to harm themselves tonight.",
+        achieves="The crisis team can reach them today.", recipient_name="Duty Team",
+        recipient_organisation="Fictional Crisis Service", scope="summary", method="phone",
+        what="Name, address and the risk described.",
+        consultations=[breach.Consultation(colleague.id if colleague else None, "Call the crisis team now.",
+                                           utcnow() - timedelta(minutes=10))],
+        student_told=True, student_told_at=utcnow() - timedelta(minutes=1),
+    )
+    values.update(overrides)
+    return breach.BreachDecision(**values)

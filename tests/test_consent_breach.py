@@ -19,6 +19,7 @@ from shared.models import BreachRecord, Disclosure, ManagerNotice, utcnow
 from shared.models.consent import ImmutableRecord
 from tests.factories import make_staff
 from tests.factories_casework import make_case
+from tests.factories_consent import breach_decision as decision
 from tests.factories_consent import give_consent
 from tests.support.pdf import text as pdf_text
 
@@ -31,20 +32,6 @@ TRACES = (SECRET, "TT Officer", "TT-SITUATION", "TT-WHAT", "TT-ACHIEVES", breach
 @pytest.fixture
 def colleague(ctx):
     return make_staff(email="colleague@example.ac.uk", name="Jo Colleague", job_title="Welfare and Rights Officer")
-
-
-def decision(colleague, **overrides) -> breach.BreachDecision:
-    values = dict(
-        ground="safety", situation="The student described a plan to harm themselves tonight.",
-        achieves="The crisis team can reach them today.", recipient_name="Duty Team",
-        recipient_organisation="Fictional Crisis Service", scope="summary", method="phone",
-        what="Name, address and the risk described.",
-        consultations=[breach.Consultation(colleague.id if colleague else None, "Call the crisis team now.",
-                                           utcnow() - timedelta(minutes=10))],
-        student_told=True, student_told_at=utcnow() - timedelta(minutes=1),
-    )
-    values.update(overrides)
-    return breach.BreachDecision(**values)
 
 
 def test_breach_requires_another_officer(db, student, officer, colleague):

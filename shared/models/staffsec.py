@@ -72,9 +72,12 @@ class ErasureRequest(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     _outcome_enc: Mapped[str | None] = mapped_column("outcome_enc", Text)  # what the student is told
+    # For staff only, never shown to the student: what was kept without telling them, and why
+    _staff_note_enc: Mapped[str | None] = mapped_column("staff_note_enc", Text)
 
     details = encrypted("_details_enc")
     outcome = encrypted("_outcome_enc")
+    staff_note = encrypted("_staff_note_enc")
 
     student: Mapped[Student] = relationship()
     decided_by: Mapped[Staff | None] = relationship()
