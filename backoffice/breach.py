@@ -116,7 +116,7 @@ def breach_new(reference):
         proposal = breach.Proposal(
             ground=form.ground.data or "", situation=form.situation.data, achieves=form.achieves.data,
             recipient_name=form.recipient_name.data, recipient_organisation=form.recipient_organisation.data,
-            consultee_ids=[int(i) for i in form.consultee_ids.data or [] if i.isdigit() and len(i) < 10])
+            consultee_ids=[int(i) for i in form.consultee_ids.data or [] if i.isascii() and i.isdigit() and len(i) < 10])
         try:
             req = breach.request_consultation(current_user, reference, proposal)
         except consent.InvalidConsent as exc:
