@@ -6,32 +6,42 @@ from datetime import date, time
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
 from backoffice import bp
 from shared import breach, casework, consent
-from shared.authz import roles
-from shared.casework_web import FriendlyDateField, show_errors
+from shared.authz import ADVICE_OFFICERS, roles
+from shared.casework_web import FriendlyDateField, MultiCheckboxField, show_errors
 from shared.deadlines import service_today
-from shared.errors import NotFound
-from shared.extensions import db
+from shared.errors import NotFound, PermissionDenied
 from shared.forms import Form
-from shared.models import Staff, utcnow
+from shared.models import utcnow
 
 METHODS = [("email", "Email"), ("phone", "Phone"), ("letter", "Letter"), ("in_person", "In person"), ("other", "Other")]
 
 
-class BreachForm(Form):
+class ConsultationRequestForm(Form):
     ground = RadioField("Ground", choices=list(breach.GROUND_LABELS.items()), validate_choice=False,
                         description="There are no other grounds. If neither applies, confidentiality must not be breached.")
     situation = TextAreaField("Outline of the situation and the reason for breaching confidentiality")
     achieves = TextAreaField("What breaching confidentiality would achieve")
-    consulted_officer_id = SelectField("Officer asked for advice", validate_choice=False,
-                                       description="Another advice officer: you cannot consult yourself.")
-    advice = TextAreaField("Their advice, in their words")
-    consulted_on = FriendlyDateField("When you asked them", validators=[Optional()], description="Leave blank for today.")
+    recipient_name = StringField("To be disclosed to (person or team)")
+    recipient_organisation = StringField("Their organisation")
+    consultee_ids = MultiCheckboxField("Advice officers to ask for advice", validate_choice=False,
+                                       description="Other advice officers only: you cannot consult yourself. Each is told "
+                                                   "in the back office and records their advice there.")
+    submit = SubmitField("Ask for advice")
+
+
+class AdviceForm(Form):
+    advice = TextAreaField("Your advice", description="In your own words. Once recorded it cannot be changed.")
+    submit = SubmitField("Record my advice")
+
+
+class DecisionForm(Form):
+    proceed = RadioField("Your decision", choices=[("yes", "Breach confidentiality and disclose"),
+                                                   ("no", "Do not breach confidentiality")], validate_choice=False)
     recipient_name = StringField("Disclosed to (person or team)")
     recipient_organisation = StringField("Their organisation")
     scope = RadioField("What was disclosed", choices=[(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent.SCOPE_ORDER],
@@ -43,7 +53,11 @@ class BreachForm(Form):
     student_told_on = FriendlyDateField("When they were told", validators=[Optional()],
                                         description="Leave blank for today.")
     not_told_reason = TextAreaField("If not, why not")
-    submit = SubmitField("Record the breach and the disclosure")
+    urgent = BooleanField("There is a serious and imminent danger to life and no time to wait for advice")
+    urgent_reason = TextAreaField("Why there is no time to wait",
+                                  description="Recorded with the breach. The officers you asked are still told and can "
+                                              "still give their advice; the record shows it came after your decision.")
+    submit = SubmitField("Record my decision")
 
 
 class AddendumForm(Form):
@@ -77,8 +91,10 @@ def _moment(day: date | None):
 @bp.context_processor
 def _manager_panels():
     # backoffice/_dashboard_extra.html: notices and open security incidents, for the manager
+    # and, for every advice officer, the breach consultations waiting for their advice or their decision
     return {"manager_notices": breach.unread_notices, "open_incidents": breach.open_incidents,
-            "incident_hours_left": breach.hours_left}
+            "incident_hours_left": breach.hours_left, "consultations_waiting": breach.waiting_for,
+            "consultations_to_decide": breach.undecided_requests_by}
 
 
 @bp.get("/breaches")
@@ -88,33 +104,97 @@ def breaches():
 
 
 @bp.route("/cases/<reference>/breach", methods=["GET", "POST"])
+@roles(*ADVICE_OFFICERS)
 def breach_new(reference):
     try:
         case = casework.case_for_staff(current_user, reference)
     except NotFound:
         abort(404)
-    form = BreachForm()
-    others = db.session.scalars(select(Staff).where(Staff.active.is_(True), Staff.id != current_user.id).order_by(Staff.name))
-    form.consulted_officer_id.choices = [("", "Choose an officer")] + [(str(s.id), f"{s.name}, {s.job_title}") for s in others]
+    form = ConsultationRequestForm()
+    form.consultee_ids.choices = [(str(s.id), f"{s.name}, {s.job_title}") for s in breach.consultees_for(current_user)]
     if form.validate_on_submit():
-        officer_id = form.consulted_officer_id.data
-        decision = breach.BreachDecision(
+        proposal = breach.Proposal(
             ground=form.ground.data or "", situation=form.situation.data, achieves=form.achieves.data,
             recipient_name=form.recipient_name.data, recipient_organisation=form.recipient_organisation.data,
-            scope=form.scope.data or "", what=form.what.data, method=form.method.data or "",
-            consultations=[breach.Consultation(int(officer_id) if officer_id and officer_id.isdigit() else None,
-                                               form.advice.data or "", _moment(form.consulted_on.data or service_today()))],
-            student_told={"yes": True, "no": False}.get(form.student_told.data),
-            student_told_at=_moment(form.student_told_on.data or service_today()), not_told_reason=form.not_told_reason.data or "",
-        )
+            consultee_ids=[int(i) for i in form.consultee_ids.data or [] if i.isascii() and i.isdigit() and len(i) < 10])
         try:
-            record = breach.record_breach(current_user, reference, decision)
+            req = breach.request_consultation(current_user, reference, proposal)
         except consent.InvalidConsent as exc:
             show_errors(form, exc)
         else:
-            flash("The breach of confidentiality and the disclosure have been recorded. The manager has been notified.", "success")
-            return redirect(url_for("backoffice.breach_show", breach_id=record.id))
+            flash("Your request for advice has been sent. You can decide once an officer you asked has given their "
+                  "advice.", "success")
+            return redirect(url_for("backoffice.breach_request", request_id=req.id))
     return render_template("backoffice/breach/new.html", form=form, case=case)
+
+
+@bp.get("/breach-requests/<int:request_id>")
+def breach_request(request_id, advice_form=None, decision_form=None):
+    try:
+        req = breach.request_for_staff(current_user, request_id)
+    except NotFound:
+        abort(404)
+    student_label, case_ref = breach.identity(req)
+    if decision_form is None:
+        decision_form = DecisionForm(formdata=None, recipient_name=req.recipient_name,
+                                     recipient_organisation=req.recipient_organisation)
+    return render_template("backoffice/breach/request.html", r=req, record=breach.record_for_request(req.id),
+                           student_email=student_label, case_ref=case_ref, labels=breach.GROUND_LABELS,
+                           consent=consent, advice_form=advice_form or AdviceForm(), decision_form=decision_form)
+
+
+def _post(form, call, page):
+    """A breach form's POST: the service (returning what to say and where to go next), its named errors beside
+    the fields, or the page again with a 400."""
+    if form.validate_on_submit():
+        try:
+            message, target = call()
+        except NotFound:
+            abort(404)
+        except PermissionDenied:
+            abort(403)
+        except consent.InvalidConsent as exc:
+            show_errors(form, exc)
+        else:
+            flash(message, "success")
+            return redirect(target)
+    return page(), 400
+
+
+@bp.post("/breach-requests/<int:request_id>/advice")
+@roles(*ADVICE_OFFICERS)
+def breach_advise(request_id):
+    form = AdviceForm()
+
+    def advise():
+        breach.give_advice(current_user, request_id, form.advice.data)
+        return ("Your advice has been recorded. The officer who asked can now decide.",
+                url_for("backoffice.breach_request", request_id=request_id))
+
+    return _post(form, advise, lambda: breach_request(request_id, advice_form=form))
+
+
+@bp.post("/breach-requests/<int:request_id>/decision")
+@roles(*ADVICE_OFFICERS)
+def breach_decide(request_id):
+    form = DecisionForm()
+
+    def decide():
+        record = breach.decide(current_user, request_id, breach.BreachDecision(
+            proceed={"yes": True, "no": False}.get(form.proceed.data),
+            recipient_name=form.recipient_name.data, recipient_organisation=form.recipient_organisation.data,
+            scope=form.scope.data or "", what=form.what.data, method=form.method.data or "",
+            student_told={"yes": True, "no": False}.get(form.student_told.data),
+            student_told_at=_moment(form.student_told_on.data or service_today()),
+            not_told_reason=form.not_told_reason.data or "",
+            urgent=bool(form.urgent.data), urgent_reason=form.urgent_reason.data or ""))
+        if record is None:
+            return ("Recorded: confidentiality will not be breached.",
+                    url_for("backoffice.breach_request", request_id=request_id))
+        return ("The breach of confidentiality and the disclosure have been recorded. The manager has been notified.",
+                url_for("backoffice.breach_show", breach_id=record.id))
+
+    return _post(form, decide, lambda: breach_request(request_id, decision_form=form))
 
 
 @bp.get("/breaches/<int:breach_id>")
@@ -132,17 +212,12 @@ def breach_show(breach_id, form=None):
 @bp.post("/breaches/<int:breach_id>/addenda")
 def breach_addendum(breach_id):
     form = AddendumForm()
-    if form.validate_on_submit():
-        try:
-            breach.add_addendum(current_user, breach_id, form.text.data, _moment(form.student_told_on.data))
-        except NotFound:
-            abort(404)
-        except consent.InvalidConsent as exc:
-            show_errors(form, exc)
-        else:
-            flash("Added to the record.", "success")
-            return redirect(url_for("backoffice.breach_show", breach_id=breach_id))
-    return breach_show(breach_id, form=form), 400
+
+    def add():
+        breach.add_addendum(current_user, breach_id, form.text.data, _moment(form.student_told_on.data))
+        return "Added to the record.", url_for("backoffice.breach_show", breach_id=breach_id)
+
+    return _post(form, add, lambda: breach_show(breach_id, form=form))
 
 
 @bp.post("/notices/<int:notice_id>/read")

@@ -21,6 +21,9 @@ ROLES_ATTR = "_advice_roles"
 ALL_STAFF = frozenset(r.value for r in StaffRole)
 MANAGERS = frozenset({StaffRole.MANAGER.value, StaffRole.ADMIN.value})
 ADMINS = frozenset({StaffRole.ADMIN.value})
+# The policy's advice officers (the manager is one): who may ask for, give and decide on advice about a
+# breach of confidentiality. The administrator keeps the records but is not an advice officer.
+ADVICE_OFFICERS = frozenset({StaffRole.OFFICER.value, StaffRole.MANAGER.value})
 
 
 def public(view: Callable) -> Callable:
@@ -74,6 +77,10 @@ def safe_next(target: str | None, default: str) -> str:
     if any(ord(c) < 32 for c in target):
         return default
     return target
+
+
+def is_advice_officer(staff) -> bool:
+    return bool(staff is not None and getattr(staff, "active", False) and staff.role in ADVICE_OFFICERS)
 
 
 def can_view_all_cases(user) -> bool:

@@ -2,8 +2,12 @@
 
 The policy allows a breach in two situations only: a serious and imminent risk to the student's own or
 others' safety, or where the law requires disclosure to prevent or detect terrorism. At least one OTHER
-officer must be asked for advice first (their words are recorded); the officer involved decides. The
-record holds the student, an outline and the reason, who advised, what breaching achieves, to whom, the
+advice officer must be asked for advice first, and this is a two-person step: the officer puts a draft
+decision (a consultation request) to one or more other active advice officers, each told in the back
+office; each consultee records their advice in their own session; only then may the requesting officer
+decide (in a serious and imminent danger to life, at once, with the reason recorded; the advice still
+comes afterwards and the record shows it came after the decision). Only advice officers (officer and
+manager roles) take part; the administrator does not. The record holds the student, an outline and the reason, who advised, what breaching achieves, to whom, the
 deciding officer and the time. It is the basis of the disclosure it creates (through shared.consent), it
 is never edited or deleted (only added to), and the manager is told: an in-app notice and an email that
 says only that there is something to read.
@@ -17,20 +21,23 @@ separate record with a 72-hour deadline to notify the ICO, shown to the manager 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from shared import audit, mail
 from shared import consent as gate
+from shared.authz import ADVICE_OFFICERS, is_advice_officer
 from shared.casework import case_for_staff
 from shared.consent import raise_if
-from shared.errors import NotFound
+from shared.crypto import new_uid
+from shared.errors import NotFound, PermissionDenied
 from shared.extensions import db
 from shared.models import (
     BreachAddendum,
     BreachConsultation,
+    BreachConsultationRequest,
     BreachGround,
     BreachRecord,
     Case,
@@ -57,26 +64,32 @@ INCIDENT_KINDS = {
 
 
 @dataclass
-class Consultation:
-    officer_id: int | None
-    advice: str
-    consulted_at: datetime | None
+class Proposal:
+    """The draft decision put to other advice officers: the first step of the procedure."""
 
-
-@dataclass
-class BreachDecision:
     ground: str = ""
     situation: str = ""
     achieves: str = ""
     recipient_name: str = ""
     recipient_organisation: str = ""
+    consultee_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class BreachDecision:
+    """The requesting officer's final decision on their own request."""
+
+    proceed: bool | None = None
+    recipient_name: str = ""
+    recipient_organisation: str = ""
     scope: str = ""
     what: str = ""
     method: str = ""
-    consultations: list[Consultation] | None = None
     student_told: bool | None = None
     student_told_at: datetime | None = None
     not_told_reason: str = ""
+    urgent: bool = False  # serious and imminent danger to life: no time to wait for advice
+    urgent_reason: str = ""
 
 
 def _required(errors: dict, name: str, value: str, message: str, limit: int = 5000) -> str:
@@ -88,40 +101,189 @@ def _required(errors: dict, name: str, value: str, message: str, limit: int = 50
     return value
 
 
-def _check(officer: Staff, d: BreachDecision, now: datetime) -> list[Consultation]:
-    errors: dict[str, str] = {}
-    if d.ground not in GROUND_LABELS:
+def _check_grounds(errors: dict, ground: str, situation: str, achieves: str) -> tuple[str, str]:
+    """The policy's first and third pieces of information, and one of its two grounds."""
+    if ground not in GROUND_LABELS:
         errors["ground"] = "Choose one of the two grounds. Confidentiality may not be breached for any other reason."
-    d.situation = _required(errors, "situation", d.situation, "Outline the situation and the reason for breaching confidentiality.")
-    d.achieves = _required(errors, "achieves", d.achieves, "Say what breaching confidentiality would achieve.")
-    d.recipient_name = _required(errors, "recipient_name", d.recipient_name, "Say to whom it was disclosed.", 200)
-    d.recipient_organisation = _required(errors, "recipient_organisation", d.recipient_organisation,
-                                         "Give their organisation.", 200)
-    consulted = [c for c in d.consultations or [] if c.officer_id or (c.advice or "").strip()]
-    if not consulted:
-        errors["consulted_officer_id"] = "Ask at least one other advice officer for advice first, and record it."
-    for c in consulted:
-        other = db.session.get(Staff, c.officer_id) if c.officer_id else None
-        if other is None or not other.active:
-            errors["consulted_officer_id"] = "Choose the officer you asked for advice."
-        elif other.id == officer.id:
-            errors["consulted_officer_id"] = "You cannot consult yourself: ask another advice officer."
-        if not (c.advice or "").strip():
-            errors["advice"] = "Record their advice in their words."
-        if c.consulted_at is None or c.consulted_at > now:
-            errors["consulted_on"] = "Give when you asked for their advice (not in the future)."
-    if d.ground == BreachGround.SAFETY.value:
+    return (_required(errors, "situation", situation, "Outline the situation and the reason for breaching confidentiality."),
+            _required(errors, "achieves", achieves, "Say what breaching confidentiality would achieve."))
+
+
+def _check_recipient(errors: dict, name: str, organisation: str) -> tuple[str, str]:
+    return (_required(errors, "recipient_name", name, "Say to whom it would be disclosed.", 200),
+            _required(errors, "recipient_organisation", organisation, "Give their organisation.", 200))
+
+
+def _require_advice_officer(staff: Staff, doing: str) -> None:
+    if not is_advice_officer(staff):
+        raise PermissionDenied(f"Only an advice officer may {doing}: the administrator keeps the records but "
+                               "takes no part in the breach procedure.")
+
+
+def consultees_for(officer: Staff) -> list[Staff]:
+    """Who the officer may ask: every other active advice officer (never themselves, never the administrator)."""
+    return list(db.session.scalars(select(Staff).where(Staff.active.is_(True), Staff.id != officer.id,
+                                                       Staff.role.in_(ADVICE_OFFICERS)).order_by(Staff.name)))
+
+
+def request_consultation(officer: Staff, reference: str, proposal: Proposal) -> BreachConsultationRequest:
+    """Put a draft decision to one or more other advice officers. They are told in the back office and by
+    an email that says only that a colleague asks for their advice."""
+    _require_advice_officer(officer, "start the breach procedure")
+    case = case_for_staff(officer, reference)
+    errors: dict[str, str] = {}
+    situation, achieves = _check_grounds(errors, proposal.ground, proposal.situation, proposal.achieves)
+    recipient = _check_recipient(errors, proposal.recipient_name, proposal.recipient_organisation)
+    allowed = {s.id: s for s in consultees_for(officer)}
+    chosen = list(dict.fromkeys(proposal.consultee_ids or []))
+    if officer.id in chosen:
+        errors["consultee_ids"] = "You cannot consult yourself: ask another advice officer."
+    elif not chosen:
+        errors["consultee_ids"] = "Ask at least one other advice officer for their advice."
+    elif any(i not in allowed for i in chosen):
+        errors["consultee_ids"] = "Choose other advice officers whose accounts are active."
+    raise_if(errors)
+    now = utcnow()
+    req = BreachConsultationRequest(student_id=case.student_id, case_id=case.id, requested_by_id=officer.id,
+                                    requested_at=now, ground=proposal.ground, recipient_name=recipient[0],
+                                    recipient_organisation=recipient[1])
+    req.situation, req.achieves = situation, achieves
+    db.session.add(req)
+    db.session.flush()
+    for officer_id in chosen:
+        db.session.add(BreachConsultation(request_id=req.id, officer_id=officer_id, asked_at=now, uid=new_uid()))
+    audit.record(officer, "breach.consultation_requested", req, student_id=case.student_id, case_id=case.id,
+                 ground=req.ground, consultees=chosen)
+    db.session.commit()
+    for officer_id in chosen:
+        mail.send(allowed[officer_id].email, "breach_consultation")
+    return req
+
+
+def _for_staff(staff: Staff, model, object_id: int, action: str):
+    """A request or a record about a student, for a member of staff: its view is audited."""
+    row = db.session.get(model, object_id)
+    if row is None:
+        raise NotFound()
+    audit.record_view(staff, action, row, student_id=row.student_id, case_id=row.case_id)
+    return row
+
+
+def request_for_staff(staff: Staff, request_id: int) -> BreachConsultationRequest:
+    return _for_staff(staff, BreachConsultationRequest, request_id, "breach.consultation_viewed")
+
+
+def record_for_request(request_id: int) -> BreachRecord | None:
+    return db.session.scalar(select(BreachRecord).where(BreachRecord.request_id == request_id))
+
+
+def give_advice(consultee: Staff, request_id: int, advice: str) -> BreachConsultation:
+    """A consultee records, in their own session, that they were consulted and their advice. Once."""
+    _require_advice_officer(consultee, "give advice on a breach of confidentiality")
+    row = db.session.scalar(select(BreachConsultation).where(BreachConsultation.request_id == request_id,
+                                                             BreachConsultation.officer_id == consultee.id))
+    if row is None:
+        if db.session.get(BreachConsultationRequest, request_id) is None:
+            raise NotFound()
+        raise PermissionDenied("Only an officer this request was put to can give advice on it.")
+    errors: dict[str, str] = {}
+    if row.consulted_at is not None:
+        errors["advice"] = "You have already given your advice; it cannot be changed. Talk to the officer instead."
+    advice = _required(errors, "advice", advice, "Write your advice.")
+    raise_if(errors)
+    row.advice, row.consulted_at = advice, utcnow()
+    req = row.request
+    audit.record(consultee, "breach.advice_given", req, student_id=req.student_id, case_id=req.case_id,
+                 consultation_id=row.id)
+    db.session.commit()
+    return row
+
+
+def _check_decision(d: BreachDecision, req: BreachConsultationRequest, now: datetime) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    _check_grounds(errors, req.ground, req.situation, req.achieves)  # made through request_consultation: belt and braces
+    d.recipient_name, d.recipient_organisation = _check_recipient(errors, d.recipient_name, d.recipient_organisation)
+    if not any(c.consulted_at is not None for c in req.consultations):
+        if not d.urgent:
+            errors["urgent"] = ("No advice has been given yet. Wait for it, or, only if there is a serious and "
+                                "imminent danger to life and no time to wait, say so and why.")
+        else:
+            d.urgent_reason = _required(errors, "urgent_reason", d.urgent_reason,
+                                        "Say why there is no time to wait for advice.")
+    else:
+        d.urgent, d.urgent_reason = False, ""
+    if req.ground == BreachGround.SAFETY.value:
         if d.student_told is None:
             errors["student_told"] = "Say whether the student has been told."
         elif d.student_told and (d.student_told_at is None or d.student_told_at > now):
             errors["student_told_on"] = "Give when the student was told."
         elif d.student_told is False and not (d.not_told_reason or "").strip():
             errors["not_told_reason"] = "Say why the student has not been told."
-    elif d.ground == BreachGround.TERRORISM.value:
+    else:
         d.student_told, d.student_told_at, d.not_told_reason = None, None, ""  # never told: tipping off is an offence
     errors.update(gate.disclosure_errors(d.scope, d.method, d.what))
-    raise_if(errors)
-    return consulted
+    return errors
+
+
+def decide(officer: Staff, request_id: int, d: BreachDecision) -> BreachRecord | None:
+    """The requesting officer's final decision. Proceeding records the breach (linking its request and so its
+    consultations) and the disclosure it allows, in one transaction, and tells the manager; not proceeding
+    closes the request. Either way, once."""
+    _require_advice_officer(officer, "decide on a breach of confidentiality")
+    req = db.session.get(BreachConsultationRequest, request_id)
+    if req is None:
+        raise NotFound()
+    if req.requested_by_id != officer.id:
+        raise PermissionDenied("Only the officer who asked for advice makes the final decision.")
+    if req.outcome is not None:
+        raise_if({"proceed": "This has already been decided; add to the breach record instead."})
+    now = utcnow()
+    if d.proceed is not True:
+        if d.proceed is None:
+            raise_if({"proceed": "Choose whether to breach confidentiality."})
+        req.outcome, req.decided_at = "not_proceed", now
+        audit.record(officer, "breach.not_proceeding", req, student_id=req.student_id, case_id=req.case_id)
+        db.session.commit()
+        return None
+    raise_if(_check_decision(d, req, now))
+    breach = BreachRecord(student_id=req.student_id, case_id=req.case_id, ground=req.ground, request_id=req.id,
+                          recipient_name=d.recipient_name, recipient_organisation=d.recipient_organisation,
+                          decided_by_id=officer.id, decided_at=now, student_told=d.student_told,
+                          student_told_at=d.student_told_at if d.student_told else None)
+    breach.situation, breach.achieves = req.situation, req.achieves
+    if d.student_told is False:
+        breach.not_told_reason = d.not_told_reason.strip()
+    if d.urgent:
+        breach.urgent_reason = d.urgent_reason
+    db.session.add(breach)
+    req.outcome, req.decided_at = "proceed", now
+    db.session.flush()
+    disclosure = gate.disclose_on_breach(breach, officer, scope=d.scope, what=d.what, method=d.method)
+    _notify_managers("breach", breach.id)
+    audit.record(officer, "breach.recorded", breach, student_id=req.student_id, case_id=req.case_id, ground=breach.ground,
+                 disclosure_id=disclosure.id, request_id=req.id, urgent=bool(d.urgent),
+                 consulted=[c.officer_id for c in req.consultations])
+    db.session.commit()
+    _email_managers("manager_notice")
+    return breach
+
+
+def waiting_for(staff: Staff) -> list[BreachConsultationRequest]:
+    """The requests put to this officer that still wait for their advice (their dashboard's list)."""
+    if not is_advice_officer(staff):
+        return []
+    return list(db.session.scalars(
+        select(BreachConsultationRequest).join(BreachConsultation, BreachConsultation.request_id == BreachConsultationRequest.id)
+        .where(BreachConsultation.officer_id == staff.id, BreachConsultation.consulted_at.is_(None))
+        .order_by(BreachConsultationRequest.requested_at)))
+
+
+def undecided_requests_by(staff: Staff) -> list[BreachConsultationRequest]:
+    """The officer's own requests still waiting for their decision."""
+    return list(db.session.scalars(
+        select(BreachConsultationRequest).where(BreachConsultationRequest.requested_by_id == staff.id,
+                                                BreachConsultationRequest.outcome.is_(None))
+        .order_by(BreachConsultationRequest.requested_at)))
 
 
 def managers() -> list[Staff]:
@@ -137,40 +299,8 @@ def _email_managers(template: str) -> None:
         mail.send(m.email, template)
 
 
-def record_breach(officer: Staff, reference: str, decision: BreachDecision) -> BreachRecord:
-    """Record the decision, its consultations, and the disclosure it allows, in one transaction."""
-    case = case_for_staff(officer, reference)
-    now = utcnow()
-    consulted = _check(officer, decision, now)
-    breach = BreachRecord(student_id=case.student_id, case_id=case.id, ground=decision.ground,
-                          recipient_name=decision.recipient_name, recipient_organisation=decision.recipient_organisation,
-                          decided_by_id=officer.id, decided_at=now, student_told=decision.student_told,
-                          student_told_at=decision.student_told_at if decision.student_told else None)
-    breach.situation = decision.situation
-    breach.achieves = decision.achieves
-    if decision.student_told is False:
-        breach.not_told_reason = decision.not_told_reason.strip()
-    db.session.add(breach)
-    db.session.flush()
-    for c in consulted:
-        row = BreachConsultation(breach_record_id=breach.id, officer_id=c.officer_id, consulted_at=c.consulted_at)
-        row.advice = c.advice.strip()
-        db.session.add(row)
-    disclosure = gate.disclose_on_breach(breach, officer, scope=decision.scope, what=decision.what, method=decision.method)
-    _notify_managers("breach", breach.id)
-    audit.record(officer, "breach.recorded", breach, student_id=case.student_id, case_id=case.id, ground=breach.ground,
-                 disclosure_id=disclosure.id, consulted=[c.officer_id for c in consulted])
-    db.session.commit()
-    _email_managers("manager_notice")
-    return breach
-
-
 def breach_for_staff(staff: Staff, breach_id: int) -> BreachRecord:
-    breach = db.session.get(BreachRecord, breach_id)
-    if breach is None:
-        raise NotFound()
-    audit.record_view(staff, "breach.viewed", breach, student_id=breach.student_id, case_id=breach.case_id)
-    return breach
+    return _for_staff(staff, BreachRecord, breach_id, "breach.viewed")
 
 
 def identity(b: BreachRecord) -> tuple[str, str | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from shared import casework
+from shared import breach, casework
 from shared.casework import IntakeAnswers
 from shared.cli import demo_step
 from shared.demo_history import demo_history  # noqa: F401  (registered first: its cases are the older ones)
@@ -48,3 +48,10 @@ def demo_casework(made: dict) -> None:
     casework.assign(manager, housing.reference, manager.id)
     casework.change_status(manager, housing.reference, "waiting", "Asked the student for the tenancy inventory.")
     db.session.commit()
+    # The breach procedure's first step, waiting for the manager's advice in their own session (fictional).
+    breach.request_consultation(officer, housing.reference, breach.Proposal(
+        ground="safety", situation="The student says the gas boiler in the shared house has been leaking and the "
+        "landlord refuses to have it checked; two housemates have had headaches and dizziness this week.",
+        achieves="The council can inspect the boiler before anyone in the house is harmed.",
+        recipient_name="Private Sector Housing Team", recipient_organisation="Fictional City Council",
+        consultee_ids=[manager.id]))

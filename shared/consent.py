@@ -220,6 +220,12 @@ def disclose_on_breach(breach: BreachRecord, officer: Staff, *, scope: str, what
     """The disclosure a breach record allows: to its recipient, on one of the two grounds. Caller commits."""
     if breach.ground not in (BreachGround.SAFETY.value, BreachGround.TERRORISM.value) or breach.id is None:
         raise ConsentRequired("Only a recorded breach on one of the two grounds can be a basis.")
+    req = breach.request
+    advised = req is not None and any(c.consulted_at is not None and c.consulted_at <= breach.decided_at
+                                      for c in req.consultations)
+    if req is None or not (advised or breach.urgent_reason):
+        raise ConsentRequired("A breach is a basis only once another advice officer has given their advice, or, in "
+                              "a serious and imminent danger to life, with the reason there was no time to wait.")
     what = _check_disclosure_text(scope, method, what)
     return _new_disclosure(student_id=breach.student_id, case_id=breach.case_id, scope=scope,
                            recipient=Recipient(breach.recipient_name, breach.recipient_organisation), method=method,

@@ -27,6 +27,8 @@ from shared.keyrotation import encrypted_fields
 from shared.models import (
     AuditEvent,
     Base,
+    BreachConsultation,
+    BreachConsultationRequest,
     BreachGround,
     BreachRecord,
     Case,
@@ -189,6 +191,10 @@ def _case_rows(case: Case):
             yield from db.session.scalars(select(cls).where(mapper.columns["case_id"] == case.id))
     yield from db.session.scalars(
         select(CaseEntryVersion).join(CaseEntry).where(CaseEntry.case_id == case.id)
+    )
+    yield from db.session.scalars(  # the advice given on a breach consultation about the case
+        select(BreachConsultation).join(BreachConsultationRequest, BreachConsultation.request_id == BreachConsultationRequest.id)
+        .where(BreachConsultationRequest.case_id == case.id)
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from shared import breach
 from shared.consent import Recipient
 from shared.extensions import db
 from shared.models import Consent, utcnow
@@ -34,16 +33,37 @@ def give_consent(student, recipient: Recipient = TUTOR, *, scopes=("summary",), 
     return consent
 
 
-def breach_decision(colleague, **overrides) -> breach.BreachDecision:
-    """A complete breach decision (safety ground unless `ground` says otherwise), `colleague` consulted."""
-    values = dict(
-        ground="safety", situation="The student described a plan to harm themselves tonight.",
-        achieves="The crisis team can reach them today.", recipient_name="Duty Team",
-        recipient_organisation="Fictional Crisis Service", scope="summary", method="phone",
-        what="Name, address and the risk described.",
-        consultations=[breach.Consultation(colleague.id if colleague else None, "Call the crisis team now.",
-                                           utcnow() - timedelta(minutes=10))],
-        student_told=True, student_told_at=utcnow() - timedelta(minutes=1),
-    )
+# --- The breach procedure, through its services (a two-person step) ----------------------------------------
+
+
+def breach_proposal(*consultees, **overrides):
+    """A draft breach decision on the safety ground, put to `consultees` (other advice officers)."""
+    from shared.breach import Proposal
+
+    values = dict(ground="safety", situation="The student described a plan to harm themselves tonight.",
+                  achieves="The crisis team can reach them today.", recipient_name="Duty Team",
+                  recipient_organisation="Fictional Crisis Service", consultee_ids=[c.id for c in consultees])
     values.update(overrides)
-    return breach.BreachDecision(**values)
+    return Proposal(**values)
+
+
+def breach_decision(**overrides):
+    """The requesting officer's decision to proceed, disclosing a summary by phone, the student told."""
+    from shared.breach import BreachDecision
+
+    values = dict(proceed=True, recipient_name="Duty Team", recipient_organisation="Fictional Crisis Service",
+                  scope="summary", method="phone", what="Name, address and the risk described.",
+                  student_told=True, student_told_at=utcnow() - timedelta(minutes=1))
+    values.update(overrides)
+    return BreachDecision(**values)
+
+
+def consulted_breach(officer, colleague, case, *, advice: str = "Call the crisis team now.", proposal=None,
+                     **decision_overrides):
+    """A breach recorded the way the policy asks: `officer` asks `colleague`, who advises in their own
+    session, then `officer` decides to proceed."""
+    from shared import breach
+
+    req = breach.request_consultation(officer, case.reference, proposal or breach_proposal(colleague))
+    breach.give_advice(colleague, req.id, advice)
+    return breach.decide(officer, req.id, breach_decision(**decision_overrides))

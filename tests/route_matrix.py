@@ -125,7 +125,10 @@ RULES: dict[str, Rule] = {
     "backoffice.admin_staff_edit": ADMIN,
     "backoffice.admin_staff_new": ADMIN,
     "backoffice.breach_addendum": STAFF,
-    "backoffice.breach_new": STAFF,
+    "backoffice.breach_advise": staff_roles("officer", "manager"),  # the administrator is no advice officer
+    "backoffice.breach_decide": staff_roles("officer", "manager"),
+    "backoffice.breach_new": staff_roles("officer", "manager"),
+    "backoffice.breach_request": STAFF,
     "backoffice.breach_show": STAFF,
     "backoffice.breaches": STAFF,
     "backoffice.case": STAFF,
@@ -214,6 +217,9 @@ ARGS: dict = {
     "backoffice.admin_staff_edit": {'staff_id': 1},  # /staff/admin/staff/<int:staff_id>
     "backoffice.breach_addendum": {'breach_id': 1},  # /staff/breaches/<int:breach_id>/addenda
     "backoffice.breach_new": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/breach
+    "backoffice.breach_request": {'request_id': 1},  # /staff/breach-requests/<int:request_id>
+    "backoffice.breach_advise": {'request_id': 1},  # /staff/breach-requests/<int:request_id>/advice
+    "backoffice.breach_decide": {'request_id': 1},  # /staff/breach-requests/<int:request_id>/decision
     "backoffice.breach_show": {'breach_id': 1},  # /staff/breaches/<int:breach_id>
     "backoffice.case": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>
     "backoffice.case_add_entry": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/entries

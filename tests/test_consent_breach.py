@@ -1,5 +1,7 @@
-"""The breach-of-confidentiality procedure: two grounds only, another officer consulted, a complete and
-immutable record, the manager told; the terrorism ground never reaches the student. Security incidents."""
+"""The breach-of-confidentiality procedure: two grounds only, another advice officer consulted as a two-person
+step (told in the back office, advising in their own session before the decision, except in danger to life
+with the reason recorded), a complete and immutable record, the manager told; the terrorism ground never
+reaches the student. Security incidents."""
 
 from __future__ import annotations
 
@@ -8,19 +10,26 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from shared import access, breach
 from shared.consent import InvalidConsent
 from shared.deadlines import service_today
+from shared.errors import ConsentRequired, PermissionDenied
 from shared.mail import sent_messages
-from shared.models import BreachRecord, Disclosure, ManagerNotice, utcnow
+from shared.models import (
+    BreachConsultation,
+    BreachConsultationRequest,
+    BreachRecord,
+    Disclosure,
+    ManagerNotice,
+    utcnow,
+)
 from shared.models.consent import ImmutableRecord
 from tests.factories import make_staff
+from tests.factories_access import make_breach
 from tests.factories_casework import make_case
-from tests.factories_consent import breach_decision as decision
-from tests.factories_consent import give_consent
+from tests.factories_consent import breach_decision, breach_proposal, consulted_breach, give_consent
 from tests.support.pdf import text as pdf_text
 
 SECRET = "Fictional Counter Terrorism Unit"
@@ -34,71 +43,196 @@ def colleague(ctx):
     return make_staff(email="colleague@example.ac.uk", name="Jo Colleague", job_title="Welfare and Rights Officer")
 
 
-def test_breach_requires_another_officer(db, student, officer, colleague):
-    case = make_case(student)
-    with pytest.raises(InvalidConsent, match="at least one other advice officer"):
-        breach.record_breach(officer, case.reference, decision(colleague, consultations=[]))
-    with pytest.raises(InvalidConsent, match="cannot consult yourself"):
-        breach.record_breach(officer, case.reference, decision(officer))
-    with pytest.raises(InvalidConsent, match="in their words"):
-        breach.record_breach(officer, case.reference, decision(colleague, consultations=[
-            breach.Consultation(colleague.id, "  ", utcnow())]))
+def _nothing_recorded(db) -> None:
     assert db.session.scalars(select(BreachRecord)).all() == []
+    assert db.session.scalars(select(Disclosure)).all() == []
 
 
-def test_only_the_two_grounds_the_policy_allows(db, student, officer, colleague):
+def test_breach_requires_asking_another_active_advice_officer(db, student, officer, colleague, admin):
     case = make_case(student)
-    with pytest.raises(InvalidConsent, match="two grounds"):
-        breach.record_breach(officer, case.reference, decision(colleague, ground="police_asked_nicely"))
-    with pytest.raises(IntegrityError):  # and the database refuses it too
-        db.session.execute(insert(BreachRecord.__table__).values(
-            student_id=student.id, ground="other", situation_enc="x", achieves_enc="x", recipient_name="x",
-            recipient_organisation="x", decided_by_id=officer.id, decided_at=utcnow()))
-        db.session.commit()
-    db.session.rollback()
+    retired = make_staff(email="retired@example.ac.uk", name="Former Officer", active=False)
+    for consultees, message in (((), "at least one other advice officer"), ((officer,), "cannot consult yourself"),
+                                ((admin,), "other advice officers"), ((retired,), "other advice officers")):
+        with pytest.raises(InvalidConsent, match=message):
+            breach.request_consultation(officer, case.reference, breach_proposal(*consultees))
+    assert db.session.scalars(select(BreachConsultationRequest)).all() == []
+    assert [s.id for s in breach.consultees_for(officer)] == [colleague.id]  # never themselves, the admin, the inactive
+    _nothing_recorded(db)
+
+
+def test_the_administrator_cannot_request_be_consulted_or_decide(db, student, officer, colleague, admin, admin_browser):
+    case = make_case(student)
+    with pytest.raises(PermissionDenied):
+        breach.request_consultation(admin, case.reference, breach_proposal(colleague))
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    with pytest.raises(PermissionDenied):
+        breach.give_advice(admin, req.id, "Go ahead.")
+    assert admin_browser.get(f"/staff/cases/{case.reference}/breach").status_code == 403
+    assert admin_browser.submit(f"/staff/breach-requests/{req.id}/advice", {"advice": "Go ahead."},
+                                page=f"/staff/breach-requests/{req.id}").status_code == 403
+    _nothing_recorded(db)
+
+
+def test_only_the_requesting_officer_decides_and_only_consultees_advise(db, student, officer, colleague, manager):
+    case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    with pytest.raises(PermissionDenied, match="asked for advice makes the final decision"):
+        breach.decide(colleague, req.id, breach_decision())
+    with pytest.raises(PermissionDenied, match="this request was put to"):
+        breach.give_advice(manager, req.id, "Go ahead.")
+    with pytest.raises(PermissionDenied, match="this request was put to"):
+        breach.give_advice(officer, req.id, "I advise myself to go ahead.")
+    _nothing_recorded(db)
+
+
+def test_the_decision_waits_for_the_consultees_advice(db, student, officer, colleague):
+    case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    with pytest.raises(InvalidConsent, match="No advice has been given yet"):
+        breach.decide(officer, req.id, breach_decision())
+    _nothing_recorded(db)
+    breach.give_advice(colleague, req.id, "Call the crisis team now.")
+    b = breach.decide(officer, req.id, breach_decision())
+    assert b.request_id == req.id and b.urgent_reason is None
+    [c] = b.consultations
+    assert (c.officer_id, c.advice) == (colleague.id, "Call the crisis team now.")
+    assert c.asked_at <= c.consulted_at <= b.decided_at
+    with pytest.raises(InvalidConsent, match="already been decided"):
+        breach.decide(officer, req.id, breach_decision())
+    assert len(db.session.scalars(select(BreachRecord)).all()) == 1
+
+
+def test_a_consultee_gives_their_advice_once(db, student, officer, colleague):
+    case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    with pytest.raises(InvalidConsent, match="Write your advice"):
+        breach.give_advice(colleague, req.id, "   ")
+    breach.give_advice(colleague, req.id, "Call the crisis team now.")
+    with pytest.raises(InvalidConsent, match="cannot be changed"):
+        breach.give_advice(colleague, req.id, "On reflection, do not.")
+    [c] = db.session.scalars(select(BreachConsultation)).all()
+    assert c.advice == "Call the crisis team now."
+
+
+def test_the_consultee_is_told_in_the_back_office_and_by_an_email_without_detail(db, student, officer, manager,
+                                                                                  manager_browser):
+    case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(manager))
+    dashboard = manager_browser.get("/staff/").get_data(as_text=True)
+    assert "Consultations waiting for you" in dashboard and f"/staff/breach-requests/{req.id}" in dashboard
+    [msg] = [m for m in sent_messages() if m["To"] == manager.email]
+    assert "asks for your advice" in msg["Subject"]
+    for detail in ("Duty Team", "Crisis", "harm", case.reference, student.email, "safety"):
+        assert detail not in msg.get_content() and detail not in msg["Subject"]
+    breach.give_advice(manager, req.id, "Go ahead.")
+    assert "Consultations waiting for you" not in manager_browser.get("/staff/").get_data(as_text=True)
 
 
 def test_breach_record_holds_what_the_policy_lists_and_is_the_basis_of_the_disclosure(db, student, officer, colleague):
     case = make_case(student)
-    b = breach.record_breach(officer, case.reference, decision(colleague))
+    b = consulted_breach(officer, colleague, case)
     assert b.student_id == student.id and b.case_id == case.id and b.ground == "safety"
     assert "harm themselves" in b.situation and b.achieves.startswith("The crisis team")
     assert [(c.officer_id, c.advice) for c in b.consultations] == [(colleague.id, "Call the crisis team now.")]
     assert (b.recipient_name, b.recipient_organisation, b.decided_by_id) == ("Duty Team", "Fictional Crisis Service", officer.id)
+    assert b.request.requested_by_id == officer.id and b.request.requested_at <= b.decided_at
     assert b.decided_at is not None and b.student_told is True and b.student_told_at is not None
     d = db.session.scalars(select(Disclosure)).one()
     assert d.breach_record_id == b.id and d.consent_id is None and d.recipient_name == "Duty Team"
 
 
+@pytest.mark.parametrize("outline", ["", "   ", "\n\t  \n"])
+def test_a_breach_with_an_empty_or_blank_outline_is_refused_and_nothing_recorded_or_disclosed(
+        db, student, officer, colleague, outline):
+    case = make_case(student)
+    with pytest.raises(InvalidConsent) as refused:
+        breach.request_consultation(officer, case.reference, breach_proposal(colleague, situation=outline))
+    assert refused.value.errors["situation"] == "Outline the situation and the reason for breaching confidentiality."
+    assert db.session.scalars(select(BreachConsultationRequest)).all() == []
+    assert [m for m in sent_messages() if m["To"] == colleague.email] == []
+    # and a decision is never recorded on a request whose outline is blank (one not made through the service)
+    req = BreachConsultationRequest(student_id=student.id, case_id=case.id, requested_by_id=officer.id, ground="safety",
+                                    recipient_name="Duty Team", recipient_organisation="Fictional Crisis Service")
+    req.situation, req.achieves = outline, "The crisis team can reach them today."
+    db.session.add(req)
+    db.session.commit()
+    with pytest.raises(InvalidConsent) as refused:
+        breach.decide(officer, req.id, breach_decision(urgent=True, urgent_reason="They are on the roof now."))
+    assert "situation" in refused.value.errors
+    _nothing_recorded(db)
+
+
+def test_urgent_danger_to_life_may_be_decided_before_advice_with_the_reason(db, student, officer, colleague, officer_browser):
+    case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    with pytest.raises(InvalidConsent, match="no time to wait"):
+        breach.decide(officer, req.id, breach_decision(urgent=True, urgent_reason="  "))
+    _nothing_recorded(db)
+    b = breach.decide(officer, req.id, breach_decision(urgent=True, urgent_reason="They are on the roof now."))
+    assert b.urgent_reason == "They are on the roof now."
+    assert breach.waiting_for(colleague) == [req]  # still told, and can still advise
+    breach.give_advice(colleague, req.id, "Right call; I would have done the same.")
+    db.session.expire_all()
+    page = re.sub(r"<[^>]+>", "", html.unescape(officer_browser.get(f"/staff/breaches/{b.id}").get_data(as_text=True)))
+    assert "Decided before advice was given" in page and "They are on the roof now." in page
+    assert "(after the decision): Right call" in page
+
+
+def test_deciding_not_to_breach_records_the_decision_and_discloses_nothing(db, student, officer, colleague):
+    case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    breach.give_advice(colleague, req.id, "Do not: the risk is not imminent.")
+    assert breach.decide(officer, req.id, breach_decision(proceed=False)) is None
+    db.session.expire_all()
+    req = db.session.get(BreachConsultationRequest, req.id)
+    assert req.outcome == "not_proceed" and req.decided_at is not None
+    _nothing_recorded(db)
+    assert db.session.scalars(select(ManagerNotice)).all() == []
+
+
 def test_safety_ground_records_whether_the_student_was_told_or_why_not(db, student, officer, colleague):
     case = make_case(student)
+    req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
+    breach.give_advice(colleague, req.id, "Go ahead.")
     with pytest.raises(InvalidConsent, match="whether the student has been told"):
-        breach.record_breach(officer, case.reference, decision(colleague, student_told=None))
+        breach.decide(officer, req.id, breach_decision(student_told=None))
     with pytest.raises(InvalidConsent, match="why the student has not been told"):
-        breach.record_breach(officer, case.reference, decision(colleague, student_told=False))
-    b = breach.record_breach(officer, case.reference, decision(colleague, student_told=False,
-                                                               not_told_reason="They could not be reached."))
+        breach.decide(officer, req.id, breach_decision(student_told=False))
+    b = breach.decide(officer, req.id, breach_decision(student_told=False, not_told_reason="They could not be reached."))
     assert b.student_told is False and b.not_told_reason == "They could not be reached."
 
 
 def test_breach_record_cannot_be_edited_or_deleted_only_added_to(db, student, officer, colleague):
     case = make_case(student)
-    b = breach.record_breach(officer, case.reference, decision(colleague))
+    b = consulted_breach(officer, colleague, case)
     b.recipient_name = "Someone else"
     with pytest.raises(ImmutableRecord):
         db.session.commit()
     db.session.rollback()
-    db.session.delete(b.consultations[0])
-    with pytest.raises(ImmutableRecord):
-        db.session.commit()
-    db.session.rollback()
+    for change in (lambda: db.session.delete(b.consultations[0]), lambda: db.session.delete(b.request),
+                   lambda: setattr(b.consultations[0], "advice", "Different advice"),
+                   lambda: setattr(b.consultations[0], "officer_id", officer.id),
+                   lambda: setattr(b.request, "outcome", "not_proceed"),
+                   lambda: setattr(b.request, "situation", "A different story")):
+        change()
+        with pytest.raises(ImmutableRecord):
+            db.session.commit()
+        db.session.rollback()
     breach.add_addendum(officer, b.id, "Crisis team confirmed contact.")
     assert [a.text for a in breach.addenda(b.id)] == ["Crisis team confirmed contact."]
 
 
+def test_a_disclosure_never_rests_on_a_breach_decided_without_advice(db, student, officer, colleague):
+    from shared import consent as gate
+
+    b = make_breach(student, officer, case=make_case(student))  # no request, no advice, no urgent reason
+    with pytest.raises(ConsentRequired, match="given their advice"):
+        gate.disclose_on_breach(b, officer, scope="summary", what="Everything", method="phone")
+
+
 def test_manager_is_notified_in_app_and_by_an_email_without_detail(db, student, officer, colleague, manager):
     case = make_case(student)
-    b = breach.record_breach(officer, case.reference, decision(colleague))
+    b = consulted_breach(officer, colleague, case)
     notice = db.session.scalars(select(ManagerNotice)).one()
     assert (notice.kind, notice.subject_id) == ("breach", b.id)
     [msg] = [m for m in sent_messages() if m["To"] == manager.email]
@@ -107,16 +241,40 @@ def test_manager_is_notified_in_app_and_by_an_email_without_detail(db, student, 
         assert detail not in body and detail not in msg["Subject"]
 
 
-def test_breach_through_the_form_and_the_manager_sees_the_notice(db, student, colleague, officer_browser, manager_browser):
+def test_breach_through_the_forms_in_two_sessions_and_the_manager_sees_the_notice(db, student, officer, manager,
+                                                                                    officer_browser, manager_browser):
     case = make_case(student)
-    resp = officer_browser.submit(f"/staff/cases/{case.reference}/breach", {
-        "ground": "safety", "situation": "Risk described in a meeting.", "achieves": "Keeps them safe.",
-        "consulted_officer_id": str(colleague.id), "advice": "Go ahead.", "recipient_name": "Duty Team",
-        "recipient_organisation": "Fictional Crisis Service", "scope": "attendance", "method": "phone",
-        "what": "That they are a student here.", "student_told": "yes"})
+    proposal = {"ground": "safety", "situation": "Risk described in a meeting.", "achieves": "Keeps them safe.",
+                "recipient_name": "Duty Team", "recipient_organisation": "Fictional Crisis Service"}
+    resp = officer_browser.submit(f"/staff/cases/{case.reference}/breach", proposal)
+    assert resp.status_code == 200 and "Ask at least one other advice officer" in resp.get_data(as_text=True)
+    resp = officer_browser.submit(f"/staff/cases/{case.reference}/breach", {**proposal, "consultee_ids": str(manager.id)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    req_url = resp.headers["Location"]
+    decision_form = {"proceed": "yes", "recipient_name": "Duty Team", "recipient_organisation": "Fictional Crisis Service",
+                     "scope": "attendance", "method": "phone", "what": "That they are a student here.", "student_told": "yes"}
+    resp = officer_browser.submit(f"{req_url}/decision", decision_form, page=req_url)
+    assert resp.status_code == 400 and "No advice has been given yet" in resp.get_data(as_text=True)
+    assert officer_browser.submit(f"{req_url}/advice", {"advice": "Go ahead."}, page=req_url).status_code == 403
+    resp = manager_browser.submit(f"{req_url}/advice", {"advice": "Go ahead."}, page=req_url)
+    assert resp.status_code == 302
+    resp = officer_browser.submit(f"{req_url}/decision", decision_form, page=req_url)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     dashboard = manager_browser.get("/staff/").get_data(as_text=True)
     assert "A breach of confidentiality was recorded" in dashboard
+    record = html.unescape(officer_browser.get(resp.headers["Location"]).get_data(as_text=True))
+    assert "Robin Testworth" in record and "Go ahead." in record and "asked" in record and "advised" in record
+
+
+@pytest.mark.parametrize("consultee", ["²", "99999999999999999999", "x", ""])
+def test_a_consultee_that_is_no_advice_officer_is_refused_with_a_message(db, student, officer, officer_browser, consultee):
+    case = make_case(student)
+    resp = officer_browser.submit(f"/staff/cases/{case.reference}/breach", {
+        "ground": "safety", "situation": "Risk described in a meeting.", "achieves": "Keeps them safe.",
+        "recipient_name": "Duty Team", "recipient_organisation": "Fictional Crisis Service", "consultee_ids": consultee})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Ask at least one other advice officer" in page and "Keeps them safe." in page
+    assert db.session.scalars(select(BreachConsultationRequest)).all() == []
 
 
 def _seed_terrorism(student, officer, colleague):
@@ -126,9 +284,10 @@ def _seed_terrorism(student, officer, colleague):
 
     gate.record_disclosure(officer, student, "summary", gate.Recipient(consent_row.recipient_name, consent_row.recipient_organisation),
                            what="Shared with consent", method="email", case=case)
-    breach.record_breach(officer, case.reference, decision(
+    consulted_breach(officer, colleague, case, proposal=breach_proposal(
         colleague, ground="terrorism", situation="TT-SITUATION described to the officer", achieves="TT-ACHIEVES",
-        recipient_name="TT Officer", recipient_organisation=SECRET, what="TT-WHAT was disclosed"))
+        recipient_name="TT Officer", recipient_organisation=SECRET),
+        recipient_name="TT Officer", recipient_organisation=SECRET, what="TT-WHAT was disclosed")
     return case, consent_row
 
 
@@ -201,8 +360,7 @@ def test_officers_cannot_resolve_incidents(db, officer, officer_browser):
 
 def test_telling_the_student_later_is_added_to_a_safety_record_never_edited_in(db, student, officer, colleague, officer_browser):
     case = make_case(student)
-    b = breach.record_breach(officer, case.reference, decision(colleague, student_told=False,
-                                                               not_told_reason="Could not reach them yet."))
+    b = consulted_breach(officer, colleague, case, student_told=False, not_told_reason="Could not reach them yet.")
     resp = officer_browser.submit(f"/staff/breaches/{b.id}/addenda", {"text": "Told the student by phone.",
                                   "student_told_on": service_today().strftime("%d/%m/%Y")},
                                   page=f"/staff/breaches/{b.id}")
@@ -216,7 +374,7 @@ def test_telling_the_student_later_is_added_to_a_safety_record_never_edited_in(d
 
 def test_on_the_terrorism_ground_the_student_is_never_recorded_as_told(db, student, officer, colleague):
     case = make_case(student)
-    b = breach.record_breach(officer, case.reference, decision(colleague, ground="terrorism"))
+    b = consulted_breach(officer, colleague, case, proposal=breach_proposal(colleague, ground="terrorism"))
     assert b.student_told is None and b.student_told_at is None
     with pytest.raises(InvalidConsent, match="never told"):
         breach.add_addendum(officer, b.id, "Told them", student_told_at=utcnow())

@@ -27,7 +27,7 @@ from shared.models import AccessRequest, Case, Consent, Document, ErasureRequest
 from tests import factories_access as fa
 from tests.conftest import Browser, _signed_in
 from tests.factories import PASSWORD, make_staff, make_student
-from tests.factories_consent import breach_decision
+from tests.factories_consent import breach_proposal, consulted_breach
 from tests.route_matrix import RULES
 
 SECRET = "Fictional Counter Terrorism Unit"
@@ -41,9 +41,10 @@ def colleague(ctx):
 
 def record_terrorism_breach(officer, colleague, case: Case):
     """A breach record on the terrorism ground, with the disclosure resting on it, through the procedure."""
-    return breach.record_breach(officer, case.reference, breach_decision(
-        colleague, ground="terrorism", situation="TT-SITUATION", achieves="TT-ACHIEVES", recipient_name="TT Officer",
-        recipient_organisation=SECRET, what="TT-WHAT was disclosed"))
+    proposal = breach_proposal(colleague, ground="terrorism", situation="TT-SITUATION", achieves="TT-ACHIEVES",
+                               recipient_name="TT Officer", recipient_organisation=SECRET)
+    return consulted_breach(officer, colleague, case, proposal=proposal, recipient_name="TT Officer",
+                            recipient_organisation=SECRET, what="TT-WHAT was disclosed")
 
 
 def twin_history(student: Student, officer, colleague, *, terrorism: bool) -> dict:

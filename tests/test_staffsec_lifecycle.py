@@ -101,6 +101,25 @@ def test_retention_holds_open_cases_and_breach_records_with_a_reason(app, db, st
     assert db.session.get(Case, breached.id).anonymised_at is None
 
 
+def test_retention_removes_the_advice_on_a_breach_consultation_that_did_not_proceed(app, db, student, officer):
+    from shared import breach
+    from shared.models import BreachConsultation, BreachConsultationRequest
+    from tests.factories_consent import breach_decision, breach_proposal
+
+    colleague = factories.make_staff(email="colleague@example.ac.uk", name="Jo Colleague")
+    old = make_case(student, officer, closed_years_ago=7)
+    req = breach.request_consultation(officer, old.reference, breach_proposal(colleague))
+    breach.give_advice(colleague, req.id, "Do not: talk to them first (fictional).")
+    breach.decide(officer, req.id, breach_decision(proceed=False))
+    result = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(Case, old.id).anonymised_at is not None
+    req = db.session.get(BreachConsultationRequest, req.id)
+    assert req.situation == "" and req.recipient_name == "" and req.student_id != student.id
+    assert [c.advice for c in db.session.scalars(select(BreachConsultation))] == [None]
+
+
 def test_the_retention_period_is_a_setting(app, db, old_case, admin_browser):
     resp = admin_browser.submit("/staff/admin/retention", {"years": "10"})
     assert resp.status_code == 302

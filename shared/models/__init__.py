@@ -31,6 +31,7 @@ from shared.models.casework import (
 from shared.models.consent import (
     BreachAddendum,
     BreachConsultation,
+    BreachConsultationRequest,
     BreachGround,
     BreachRecord,
     CollectionMethod,
@@ -65,6 +66,7 @@ __all__ = [
     "Appointment",
     "BreachAddendum",
     "BreachConsultation",
+    "BreachConsultationRequest",
     "ConsentRequest",
     "ManagerNotice",
     "SecurityIncident",

@@ -113,29 +113,86 @@ class BreachRecord(Base):
     student_told: Mapped[bool | None] = mapped_column(Boolean)  # safety ground only
     student_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     _not_told_reason_enc: Mapped[str | None] = mapped_column("not_told_reason_enc", Text)
+    # The consultation request it was decided on (None: recorded before consultations were a two-person step).
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("breach_consultation_requests.id"), unique=True)
+    # Decided before any consultee had given advice: why there was no time to wait (danger to life).
+    _urgent_reason_enc: Mapped[str | None] = mapped_column("urgent_reason_enc", Text)
 
     situation = encrypted("_situation_enc")
     achieves = encrypted("_achieves_enc")
     not_told_reason = encrypted("_not_told_reason_enc")
+    urgent_reason = encrypted("_urgent_reason_enc")
 
     decided_by: Mapped[Staff] = relationship()
-    consultations: Mapped[list[BreachConsultation]] = relationship(order_by="BreachConsultation.id")
+    request: Mapped[BreachConsultationRequest | None] = relationship()
+    # Consultations recorded with the decision by the deciding officer (records made before the two-person step)
+    legacy_consultations: Mapped[list[BreachConsultation]] = relationship(order_by="BreachConsultation.id")
+
+    @property
+    def consultations(self) -> list[BreachConsultation]:
+        """Who was asked for advice: the consultees of its request, or (older records) those recorded with it."""
+        return self.request.consultations if self.request is not None else self.legacy_consultations
 
 
-class BreachConsultation(Base):
-    """Another officer asked for advice before the decision, in their own words."""
+class BreachConsultationRequest(Base):
+    """The first step of a breach: the officer's draft decision, put to one or more other advice officers.
 
-    __tablename__ = "breach_consultations"
+    Each consultee records their advice in their own session (BreachConsultation); then the requesting
+    officer decides: proceed (a BreachRecord linking this request) or not. Never deleted; the only change
+    ever made is recording the decision once (outcome, decided_at)."""
+
+    __tablename__ = "breach_consultation_requests"
+    __table_args__ = (
+        CheckConstraint("ground IN ('safety', 'terrorism')", name="two_grounds_only"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('proceed', 'not_proceed')", name="outcome_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str | None] = mapped_column(String(32))
-    breach_record_id: Mapped[int] = mapped_column(ForeignKey("breach_records.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ground: Mapped[str] = mapped_column(String(20))
+    _situation_enc: Mapped[str] = mapped_column("situation_enc", Text)
+    _achieves_enc: Mapped[str] = mapped_column("achieves_enc", Text)
+    recipient_name: Mapped[str] = mapped_column(String(200))  # to whom it would be disclosed
+    recipient_organisation: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(20))  # None: not decided yet
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    situation = encrypted("_situation_enc")
+    achieves = encrypted("_achieves_enc")
+
+    requested_by: Mapped[Staff] = relationship()
+    consultations: Mapped[list[BreachConsultation]] = relationship(order_by="BreachConsultation.id",
+                                                                   back_populates="request")
+
+
+class BreachConsultation(Base):
+    """Another advice officer asked for advice, and their advice in their own words.
+
+    Made when the request is put to them (asked_at); they record their advice once, in their own session
+    (advice, consulted_at), never changed after. Older rows belong to a breach record directly."""
+
+    __tablename__ = "breach_consultations"
+    __table_args__ = (
+        CheckConstraint("(breach_record_id IS NULL) <> (request_id IS NULL)", name="one_parent"),
+        Index("ix_breach_consultations_officer_pending", "officer_id", "consulted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str | None] = mapped_column(String(32))
+    breach_record_id: Mapped[int | None] = mapped_column(ForeignKey("breach_records.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("breach_consultation_requests.id"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    _advice_enc: Mapped[str] = mapped_column("advice_enc", Text)
-    consulted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    _advice_enc: Mapped[str | None] = mapped_column("advice_enc", Text)
+    consulted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the advice was given
 
     advice = encrypted("_advice_enc")
     officer: Mapped[Staff] = relationship()
+    request: Mapped[BreachConsultationRequest | None] = relationship(back_populates="consultations")
 
 
 class Disclosure(Base):
@@ -299,9 +356,30 @@ def _refuse_change(mapper, connection, target):
     raise ImmutableRecord(f"{target.__tablename__} rows cannot be edited or deleted; add an addendum instead")
 
 
-for _model in (BreachRecord, BreachConsultation, BreachAddendum, Disclosure):
-    event.listen(_model, "before_update", _refuse_change)
+for _model in (BreachRecord, BreachConsultation, BreachConsultationRequest, BreachAddendum, Disclosure):
     event.listen(_model, "before_delete", _refuse_change)
+for _model in (BreachRecord, BreachAddendum, Disclosure):
+    event.listen(_model, "before_update", _refuse_change)
+
+
+def _set_once(*fields: str):
+    """before_update: only these fields may change, and only from empty (a consultee's advice, a decision)."""
+
+    def check(mapper, connection, target):
+        if _lifecycle.get():
+            return
+        state = inspect(target)
+        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+        refilled = [a for a in changed & set(fields) if any(v is not None for v in state.attrs[a].history.deleted)]
+        if changed - set(fields) or refilled:
+            raise ImmutableRecord(f"{target.__tablename__} rows cannot be edited or deleted; "
+                                  "what is recorded once stays as it is")
+
+    return check
+
+
+event.listen(BreachConsultation, "before_update", _set_once("uid", "_advice_enc", "consulted_at"))
+event.listen(BreachConsultationRequest, "before_update", _set_once("outcome", "decided_at"))
 
 WITHDRAWAL_FIELDS = {"withdrawn_at", "withdrawn_by"}
 

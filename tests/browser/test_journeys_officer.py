@@ -1,8 +1,8 @@
 """An advice officer's day in a real browser, signed in with TOTP: working a case (an entry and an
 appointment), sharing through the consent gate (recorded under a consent the student gave in the portal,
 refused once it does not cover what is shared and once the student has withdrawn it), answering a
-third-party enquiry without confirming anything, and recording a breach of confidentiality after
-consulting a colleague.
+third-party enquiry without confirming anything, and recording a breach of confidentiality after a
+colleague, in their own session, has given their advice.
 
 The live server is shared by every journey, in any order: each journey finds the demo student's cases
 through the case list and marks what it writes with a fresh marker, so it never relies on another's data.
@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
-from tests.browser.helpers import axe_check, click, fill_form, new_page, sign_in, signed_in
+from tests.browser.helpers import axe_check, click, fill_form, new_page, sign_in, signed_in, visit
 
 REFERENCE = re.compile(r"ADV-\d{4}-\d+")
 
@@ -192,8 +193,22 @@ def test_officer_answers_a_third_party_enquiry_without_confirming_anything(offic
     assert page.get_by_role("link", name=re.compile(re.escape(f"{enquirer}, Family"))).count() == 2
 
 
-def test_officer_records_a_breach_after_consulting_a_colleague(officer_page, live_server):
-    page, m = officer_page, fresh_marker()
+def _fill_decision(page, recipient: str, organisation: str) -> None:
+    page.get_by_label("Breach confidentiality and disclose", exact=True).check()
+    assert page.get_by_label("Disclosed to (person or team)", exact=True).input_value() == recipient  # as proposed
+    assert page.get_by_label("Their organisation", exact=True).input_value() == organisation
+    page.get_by_label("A summary of the case", exact=True).check()
+    page.get_by_label("Phone", exact=True).check()
+    fill_form(page, {"Exactly what was disclosed": "That the student is at risk tonight and where they live."})
+    page.get_by_label("Yes", exact=True).check()
+
+
+def test_officer_records_a_breach_after_consulting_a_colleague(browser_context, other_context, live_server):
+    """Two people, two sessions: the officer asks, the colleague is told in the back office and advises in
+    their own session, and only then does the officer decide."""
+    m = fresh_marker()
+    page = new_page(browser_context, live_server)
+    signed_in(page, live_server, "officer")
     reference = open_students_case(page, live_server.logins["student"]["email"])
     click(page, "link", "Consents, disclosures and breach records")
     click(page, "link", "Start the breach of confidentiality procedure")
@@ -201,34 +216,54 @@ def test_officer_records_a_breach_after_consulting_a_colleague(officer_page, liv
     safety = "A serious and imminent risk to the student's own or to others' safety"
     situation = f"The student said in a meeting today that they intend to harm themselves tonight ({m})."
     achieves = "The college nurse can make sure the student is not alone and gets urgent care."
-    advice = "Call the college nurse now and tell the student you are doing so."
+    advice = f"Call the college nurse now and tell the student you are doing so ({m})."
     recipient, organisation = f"Nurse Lee Fictional {m}", "Fictional College Health Centre"
     page.get_by_label(safety, exact=True).check()
     fill_form(page, {
         "Outline of the situation and the reason for breaching confidentiality": situation,
         "What breaching confidentiality would achieve": achieves,
-        "Disclosed to (person or team)": recipient,
+        "To be disclosed to (person or team)": recipient,
         "Their organisation": organisation,
-        "Exactly what was disclosed": "That the student is at risk tonight and where they live.",
     })
-    page.get_by_label("A summary of the case", exact=True).check()
-    page.get_by_label("Phone", exact=True).check()
-    page.get_by_label("Yes", exact=True).check()
 
-    # Not without asking another officer first: refused, and the answers are kept.
-    click(page, "button", "Record the breach and the disclosure")
-    assert "Ask at least one other advice officer for advice first" in page.get_by_role("alert").inner_text()
-    assert page.get_by_label("Disclosed to (person or team)", exact=True).input_value() == recipient
+    # Not without asking another advice officer: refused, and the answers are kept.
+    click(page, "button", "Ask for advice")
+    assert "Ask at least one other advice officer for their advice" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("To be disclosed to (person or team)", exact=True).input_value() == recipient
+    offered = page.get_by_role("group", name="Advice officers to ask for advice").inner_text()
+    assert "Sam Okafor" not in offered and "Kim Adeyemi" not in offered  # never themselves, never the administrator
+    page.get_by_label("Jo Whitfield, Advice Service Manager", exact=True).check()
+    click(page, "button", "Ask for advice")
+    assert status_message(page).startswith("Your request for advice has been sent.")
+    request_name = page.get_by_role("heading", level=1).inner_text().removeprefix(
+        "Breach of confidentiality: request for advice ")
+    request_path = urlsplit(page.url).path
 
-    colleague = page.get_by_label("Officer asked for advice", exact=True)
-    assert "Sam Okafor" not in colleague.inner_text()  # nobody can consult themselves
-    colleague.select_option(label="Jo Whitfield, Advice Service Manager")
-    fill_form(page, {"Their advice, in their words": advice})
-    click(page, "button", "Record the breach and the disclosure")
+    # Deciding before any advice, without a danger to life that cannot wait: refused, nothing recorded.
+    _fill_decision(page, recipient, organisation)
+    click(page, "button", "Record my decision", status=400)
+    assert "No advice has been given yet" in page.get_by_role("alert").inner_text()
+
+    # The colleague, in their own session, is told on their dashboard and gives their advice.
+    colleague = new_page(other_context, live_server)
+    signed_in(colleague, live_server, "manager")
+    waiting = colleague.get_by_role("region", name="Breach of confidentiality: consultations", exact=True)
+    assert "Consultations waiting for you" in waiting.inner_text()
+    click(colleague, "link", f"Request for advice {request_name}")
+    assert situation in colleague.get_by_role("main").inner_text()
+    fill_form(colleague, {"Your advice": advice})
+    click(colleague, "button", "Record my advice")
+    assert status_message(colleague).startswith("Your advice has been recorded.")
+
+    # Now the officer decides.
+    visit(page, request_path)
+    assert advice in page.get_by_role("main").inner_text()
+    _fill_decision(page, recipient, organisation)
+    click(page, "button", "Record my decision")
     assert status_message(page).startswith("The breach of confidentiality and the disclosure have been recorded.")
     record = page.locator("dl.details").inner_text()
     for expected in (safety, situation, achieves, "Jo Whitfield", advice, f"{recipient}, {organisation}",
-                     "Sam Okafor", reference):
+                     "Sam Okafor", reference, "asked", "advised"):
         assert expected in record, expected
     record_heading = page.get_by_role("heading", level=1).inner_text()
     breach_name = record_heading.removeprefix("Breach of confidentiality record ")
