@@ -121,7 +121,7 @@ def test_images_are_included_and_pdfs_attached(student, officer, full):
 
     from pypdf import PdfReader
 
-    access.release(officer, req.id)
+    fa.review_and_release(officer, req)
     _name, pdf = access.download(student, req.id)
     reader = PdfReader(io.BytesIO(pdf))
     assert "Letter from college [doc].pdf" in reader.attachments
