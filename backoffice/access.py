@@ -1,5 +1,6 @@
 """Access requests in the back office: the queue, pausing, extending, refusing, reviewing with redaction,
-and release (which queues the rendering job)."""
+marking the copy reviewed, and release (which queues the rendering job). An action the request's state
+does not allow (`access.TransitionRefused`) is answered 409 with the service's reason, nothing changed."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -69,12 +70,15 @@ def _not_found():
     return render_error(404, "We could not find that request.")
 
 
-def _post_action(call, success: str, back: str):
-    """A one-button action: run the service, say how it went, go back. Another's request is a 404."""
+def _post_action(request_id, call, success: str, back: str):
+    """A one-button action: run the service, say how it went, go back. Another's request is a 404; an
+    action the request's state refuses is the request page, 409, saying why."""
     try:
         call()
     except NotFound:
         return _not_found()
+    except access.TransitionRefused as exc:
+        return _request_page(request_id, 409, refusal=exc.message)
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
@@ -86,10 +90,11 @@ def _post_action(call, success: str, back: str):
 def access_queue():
     show_all = request.args.get("all") == "1"
     rows = access.queue(current_user, include_closed=show_all)
-    return render_template("backoffice/access/queue.html", rows=rows, show_all=show_all)
+    return render_template("backoffice/access/queue.html", rows=rows, show_all=show_all,
+                           unanswered=access.UNANSWERED_STATUSES)
 
 
-def _request_page(request_id, status=200, **forms):
+def _request_page(request_id, status=200, refusal=None, **forms):
     try:
         req = access.view(current_user, request_id)
     except NotFound:
@@ -99,7 +104,7 @@ def _request_page(request_id, status=200, **forms):
     forms.setdefault("extend_form", ExtendForm(formdata=None))
     forms.setdefault("refuse_form", RefuseForm(formdata=None))
     return render_template("backoffice/access/request.html", req=req, access=access, job=access.current_job(req),
-                           **forms), status
+                           refusal=refusal, **forms), status
 
 
 @bp.get("/access/<int:request_id>")
@@ -108,6 +113,7 @@ def access_request(request_id):
 
 
 def _act(request_id, form_name, form, call):
+    status = 400
     if form.validate_on_submit():
         try:
             message = call(form)
@@ -115,10 +121,11 @@ def _act(request_id, form_name, form, call):
             return _not_found()
         except ServiceError as exc:
             form.form_errors.append(exc.message)
+            status = 409 if isinstance(exc, access.TransitionRefused) else 400
         else:
             flash(message, "success")
             return redirect(url_for("backoffice.access_request", request_id=request_id))
-    return _request_page(request_id, 400, **{form_name: form})
+    return _request_page(request_id, status, **{form_name: form})
 
 
 @bp.post("/access/<int:request_id>/pause")
@@ -152,7 +159,8 @@ def access_review(request_id):
         req, record = access.review(current_user, request_id)
     except NotFound:
         return _not_found()
-    return render_template("backoffice/access/review.html", req=req, record=record, access=access)
+    return render_template("backoffice/access/review.html", req=req, record=record, access=access,
+                           another_releaser_needed=access.needs_another_releaser(req, current_user))
 
 
 @bp.route("/access/<int:request_id>/redact/<kind>/<int:item_id>", methods=["GET", "POST"])
@@ -164,6 +172,7 @@ def access_redact(request_id, kind, item_id):
     except NotFound:
         return _not_found()
     form = RedactForm()
+    status = 400
     if form.validate_on_submit():
         passage = form.passage.data if form.extent.data == "passage" else None
         if form.extent.data == "passage" and not (passage or "").strip():
@@ -173,27 +182,42 @@ def access_redact(request_id, kind, item_id):
                 access.redact(current_user, request_id, kind, item_id, reason=form.reason.data, passage=passage)
             except NotFound:
                 return _not_found()
+            except access.TransitionRefused as exc:
+                form.form_errors.append(exc.message)
+                status = 409
             except ServiceError as exc:
                 (form.passage.errors if passage else form.form_errors).append(exc.message)
             else:
                 flash("Withheld. The redaction is in the log below.", "success")
                 return redirect(url_for("backoffice.access_review", request_id=request_id) + "#redaction-log")
-    status = 400 if form.errors or form.form_errors else 200
+    status = status if form.errors or form.form_errors else 200
     return render_template("backoffice/access/redact.html", req=req, item=item, kind=kind, form=form), status
 
 
 @bp.post("/access/<int:request_id>/redactions/<int:redaction_id>/remove")
 def access_unredact(request_id, redaction_id):
     return _post_action(
+        request_id,
         lambda: access.remove_redaction(current_user, request_id, redaction_id),
         "The redaction was removed.",
         url_for("backoffice.access_review", request_id=request_id) + "#redaction-log",
     )
 
 
+@bp.post("/access/<int:request_id>/reviewed")
+def access_mark_reviewed(request_id):
+    return _post_action(
+        request_id,
+        lambda: access.mark_reviewed(current_user, request_id),
+        "Marked as reviewed. The copy can now be released.",
+        url_for("backoffice.access_review", request_id=request_id) + "#release",
+    )
+
+
 @bp.post("/access/<int:request_id>/release")
 def access_release(request_id):
     return _post_action(
+        request_id,
         lambda: access.release(current_user, request_id),
         "Released. The copy is being produced; the student will be emailed when it is ready.",
         url_for("backoffice.access_request", request_id=request_id),
@@ -203,6 +227,7 @@ def access_release(request_id):
 @bp.post("/access/<int:request_id>/retry")
 def access_retry(request_id):
     return _post_action(
+        request_id,
         lambda: access.retry(current_user, request_id),
         "The copy is queued again.",
         url_for("backoffice.access_request", request_id=request_id),

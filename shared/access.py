@@ -4,9 +4,14 @@ The life of a request: the student asks (everything, or one case) -> it joins th
 date -> a reviewer may pause the clock (clarification, proof of identity), extend it (complex requests,
 reason recorded, the student told within the first month) or refuse (manifestly unfounded or excessive,
 reason recorded and shown to the student) -> the reviewer reads everything the copy will contain and
-redacts third-party information, each redaction with its reason -> release queues a job that renders the
+redacts third-party information, each redaction with its reason -> an officer marks the copy reviewed ->
+release (by a second officer where the one who reviewed it made redactions) queues a job that renders the
 PDF outside any web request, stores it encrypted with its SHA-256, and emails the student (no detail) ->
-the student downloads it while signed in, for ACCESS_DOWNLOAD_DAYS days; after that they must ask again.
+the student downloads it while signed in, for ACCESS_DOWNLOAD_DAYS days; after that the copy is discarded
+and they must ask again.
+
+Which action may follow which is one table, `TRANSITIONS`; every service that changes a request's state
+goes through `advance`, and anything else is refused with `TransitionRefused` (the views answer 409).
 
 Services commit, with their audit event, once. Deadline arithmetic is pure: see `shared/deadlines.py`.
 """
@@ -52,7 +57,7 @@ from shared.models import (
     Student,
     utcnow,
 )
-from shared.models.access import OPEN_STATUSES
+from shared.models.access import OPEN_STATUSES, UNANSWERED_STATUSES  # noqa: F401 - the templates use the latter
 from shared.records import RedactionRule, StudentRecord, collect, format_day, format_moment  # noqa: F401
 
 NOTE_MAX = 2000
@@ -64,14 +69,23 @@ PAUSE_LABELS = {
 STATUS_LABELS = {
     AccessStatus.RECEIVED.value: "Being prepared",
     AccessStatus.PAUSED.value: "Paused",
+    AccessStatus.REVIEWED.value: "Reviewed: ready to release",
     AccessStatus.REFUSED.value: "Refused",
     AccessStatus.RELEASING.value: "Being produced",
     AccessStatus.RELEASED.value: "Ready",
+    AccessStatus.EXPIRED.value: "Expired",
 }
 
 
-class WrongState(ServiceError):
+class TransitionRefused(ServiceError):
+    """The request's state does not allow that action now: nothing is changed, and the views answer 409."""
+
     message = "That cannot be done to this request now."
+
+
+class SecondOfficerRequired(TransitionRefused):
+    message = ("You made redactions in this copy and reviewed it yourself, so another officer must release it. "
+               "Ask a colleague to release it, or to review it and then release it.")
 
 
 class DownloadUnavailable(ServiceError):
@@ -80,6 +94,83 @@ class DownloadUnavailable(ServiceError):
 
 class StoredCopyDamaged(ServiceError):
     message = "The stored copy could not be opened. The Advice Service has been told; please ask them for a new copy."
+
+
+# --- the request's states: one table of what may follow what ---------------------------------------------
+
+RECEIVED, PAUSED, REVIEWED, REFUSED, RELEASING, RELEASED, EXPIRED = (s.value for s in (
+    AccessStatus.RECEIVED, AccessStatus.PAUSED, AccessStatus.REVIEWED, AccessStatus.REFUSED, AccessStatus.RELEASING,
+    AccessStatus.RELEASED, AccessStatus.EXPIRED))
+REQUEST, PAUSE, RESUME, EXTEND, REDACT, UNREDACT = "request", "pause", "resume", "extend", "redact", "unredact"
+REVIEW, RELEASE, RETRY, RENDER, EXPIRE, REFUSE = "review", "release", "retry", "render", "expire", "refuse"
+
+# {state: {action: next state}}. `None` is before the request exists. A change to the redactions (or a
+# pause) after the review takes the copy back before it: the review no longer covers what would be released.
+TRANSITIONS: dict[str | None, dict[str, str]] = {
+    None: {REQUEST: RECEIVED},
+    RECEIVED: {PAUSE: PAUSED, EXTEND: RECEIVED, REDACT: RECEIVED, UNREDACT: RECEIVED, REVIEW: REVIEWED,
+               REFUSE: REFUSED},
+    PAUSED: {RESUME: RECEIVED, EXTEND: PAUSED, REDACT: PAUSED, UNREDACT: PAUSED, REFUSE: REFUSED},
+    REVIEWED: {PAUSE: PAUSED, EXTEND: REVIEWED, REDACT: RECEIVED, UNREDACT: RECEIVED, RELEASE: RELEASING,
+               REFUSE: REFUSED},
+    RELEASING: {RETRY: RELEASING, RENDER: RELEASED},  # the job produces the copy; a failed job is retried
+    RELEASED: {EXPIRE: EXPIRED},  # after the download period the stored copy is discarded
+    REFUSED: {},
+    EXPIRED: {},
+}
+ACTIONS = tuple(sorted({action for moves in TRANSITIONS.values() for action in moves} - {REQUEST}))
+BEFORE_REVIEW = (RECEIVED, PAUSED)  # states whose copy has no review: entering one clears it
+
+_DOING = {  # what each action does, for the message that refuses it
+    PAUSE: "pause the clock", RESUME: "restart the clock", EXTEND: "extend the time to reply",
+    REDACT: "change the redactions", UNREDACT: "change the redactions", REVIEW: "mark the copy as reviewed",
+    RELEASE: "release the copy", RETRY: "produce the copy again", RENDER: "produce the copy",
+    EXPIRE: "discard the copy", REFUSE: "refuse the request",
+}
+_BECAUSE = {
+    RECEIVED: "This copy has not been reviewed yet",
+    PAUSED: "The clock on this request is paused",
+    REVIEWED: "This copy has been reviewed and is waiting to be released",
+    RELEASING: "This copy has been released and is being produced",
+    RELEASED: "This copy has been released",
+    REFUSED: "This request was refused",
+    EXPIRED: "This copy has expired",
+}
+_NOT_REVIEWED = "This copy has not been reviewed yet, so it can't be released. Review it first."
+_ALREADY_RELEASED = "This copy has already been released."
+_REFUSAL_MESSAGES = {
+    (RECEIVED, RELEASE): _NOT_REVIEWED,
+    (PAUSED, RELEASE): "The clock on this request is paused and the copy has not been reviewed, so it can't be released.",
+    (RELEASING, RELEASE): _ALREADY_RELEASED,
+    (RELEASED, RELEASE): _ALREADY_RELEASED,
+    (EXPIRED, RELEASE): _ALREADY_RELEASED,
+    (REFUSED, RELEASE): "This request was refused, so no copy can be released.",
+    (PAUSED, PAUSE): "The clock on this request is already paused.",
+    (RECEIVED, RESUME): "The clock on this request is running, so it can't be restarted.",
+    (REVIEWED, RESUME): "The clock on this request is running, so it can't be restarted.",
+    (REVIEWED, REVIEW): "This copy has already been reviewed.",
+    (PAUSED, REVIEW): "The clock on this request is paused: restart it before marking the copy as reviewed.",
+}
+
+
+def refusal_message(status: str, action: str) -> str:
+    return _REFUSAL_MESSAGES.get((status, action)) or f"{_BECAUSE[status]}, so you can't {_DOING[action]} now."
+
+
+def check(req: AccessRequest, action: str) -> str:
+    """The state `action` leads to from the request's state, or `TransitionRefused` saying why not."""
+    moves = TRANSITIONS[req.status]
+    if action not in moves:
+        raise TransitionRefused(refusal_message(req.status, action))
+    return moves[action]
+
+
+def advance(req: AccessRequest, action: str) -> None:
+    """Apply `action` to the request's state (checked again here). Going back before the review clears it."""
+    target = check(req, action)
+    if target in BEFORE_REVIEW:
+        req.reviewed_at = req.reviewed_by_id = None
+    req.status = target
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -115,9 +206,11 @@ def status_for_student(req: AccessRequest) -> str:
         return "Ready to download" if download_open(req) else "Expired"
     return {
         AccessStatus.RECEIVED.value: "Received: we are preparing your copy",
+        AccessStatus.REVIEWED.value: "Received: we are preparing your copy",  # the review is the service's own step
         AccessStatus.PAUSED.value: "Paused: we are waiting to hear from you",
         AccessStatus.REFUSED.value: "Refused",
         AccessStatus.RELEASING.value: "Being produced",
+        AccessStatus.EXPIRED.value: "Expired",
     }[req.status]
 
 
@@ -188,8 +281,10 @@ def requests_of(student: Student) -> list[AccessRequest]:
     ))
 
 
-def _get(request_id: int) -> AccessRequest:
-    req = db.session.get(AccessRequest, request_id)
+def _get(request_id: int, *, for_update: bool = False) -> AccessRequest:
+    """The request; `for_update` locks its row until the commit (PostgreSQL), so two officers' actions on
+    it queue and the second sees the state the first left (SQLite's writers queue at BEGIN IMMEDIATE)."""
+    req = db.session.get(AccessRequest, request_id, with_for_update=True if for_update else None)
     if req is None:
         raise NotFound()
     return req
@@ -232,7 +327,7 @@ def request_copy(student: Student, *, case_id: int | None = None, note: str | No
     received_on = service_date(now)
     req = AccessRequest(
         reference=new_uid()[:20], student_id=student.id, case_id=case_id, received_at=now, received_on=received_on,
-        status=AccessStatus.RECEIVED.value, base_due_on=one_month_after(received_on), due_on=one_month_after(received_on),
+        status=TRANSITIONS[None][REQUEST], base_due_on=one_month_after(received_on), due_on=one_month_after(received_on),
     )
     req.note = note
     db.session.add(req)
@@ -246,10 +341,12 @@ def request_copy(student: Student, *, case_id: int | None = None, note: str | No
 def download(student: Student, request_id: int) -> tuple[str, bytes]:
     """The decrypted PDF, checked against its recorded SHA-256. Audited."""
     req = for_student(student, request_id)
+    if req.status == AccessStatus.EXPIRED.value:
+        raise DownloadUnavailable()
     if req.status != AccessStatus.RELEASED.value:
         raise DownloadUnavailable("This copy is not ready yet.")
     if not download_open(req):
-        _discard_copy(req)
+        discard_copy(req)
         db.session.commit()
         raise DownloadUnavailable()
     path = Path(current_app.instance_path) / req.pdf_path
@@ -265,12 +362,13 @@ def download(student: Student, request_id: int) -> tuple[str, bytes]:
     return f"{req.reference}.pdf", pdf
 
 
-def _discard_copy(req: AccessRequest) -> None:
+def discard_copy(req: AccessRequest) -> None:
     """After the download period the stored copy is deleted: a new request makes a fresh one."""
+    advance(req, EXPIRE)
     if req.pdf_path:
         (Path(current_app.instance_path) / req.pdf_path).unlink(missing_ok=True)
-        audit.record("system", "access.copy_discarded", req, student_id=req.student_id)
         req.pdf_path = None
+    audit.record("system", "access.copy_discarded", req, student_id=req.student_id)
 
 
 def discard_expired() -> int:
@@ -279,17 +377,12 @@ def discard_expired() -> int:
         AccessRequest.download_expires_at <= utcnow(),
     )).all()
     for req in expired:
-        _discard_copy(req)
+        discard_copy(req)
     db.session.commit()
     return len(expired)
 
 
 # --- the reviewer's side -----------------------------------------------------------------------------------
-
-
-def _require(req: AccessRequest, *statuses: str) -> None:
-    if req.status not in statuses:
-        raise WrongState(f"This request is {STATUS_LABELS[req.status].lower()}: that cannot be done now.")
 
 
 def _reason(text: str | None, what: str) -> str:
@@ -306,8 +399,8 @@ def _tell_student(req: AccessRequest) -> None:
 
 
 def pause(staff: Staff, request_id: int, reason: str, *, started_on: date | None = None) -> AccessRequest:
-    req = _get(request_id)
-    _require(req, AccessStatus.RECEIVED.value)
+    req = _get(request_id, for_update=True)
+    check(req, PAUSE)
     if reason not in PAUSE_LABELS:
         raise ValidationFailed("Choose what the service is waiting for.")
     today = service_today()
@@ -317,7 +410,7 @@ def pause(staff: Staff, request_id: int, reason: str, *, started_on: date | None
     if any(p.ended_on and started_on < p.ended_on for p in req.pauses):
         raise ValidationFailed("A pause cannot start before the previous one ended.")
     db.session.add(AccessPause(request=req, reason=reason, started_on=started_on, started_by_id=staff.id))
-    req.status = AccessStatus.PAUSED.value
+    advance(req, PAUSE)
     db.session.flush()
     _refresh_due(req, today)
     audit.record(staff, "access.paused", req, student_id=req.student_id, reason=reason, started_on=started_on.isoformat())
@@ -327,15 +420,15 @@ def pause(staff: Staff, request_id: int, reason: str, *, started_on: date | None
 
 
 def resume(staff: Staff, request_id: int, *, ended_on: date | None = None) -> AccessRequest:
-    req = _get(request_id)
-    _require(req, AccessStatus.PAUSED.value)
+    req = _get(request_id, for_update=True)
+    check(req, RESUME)
     current = open_pause(req)
     today = service_today()
     ended_on = ended_on or today
     if ended_on < current.started_on or ended_on > today:
         raise ValidationFailed("The clock restarts between the day the pause began and today.")
     current.ended_on, current.ended_by_id = ended_on, staff.id
-    req.status = AccessStatus.RECEIVED.value
+    advance(req, RESUME)
     _refresh_due(req, today)
     audit.record(staff, "access.resumed", req, student_id=req.student_id, ended_on=ended_on.isoformat(),
                  due_on=req.due_on.isoformat())
@@ -345,8 +438,8 @@ def resume(staff: Staff, request_id: int, *, ended_on: date | None = None) -> Ac
 
 def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: date | None = None) -> AccessRequest:
     """Up to two further months for a complex request; the student is told now, within the first month."""
-    req = _get(request_id)
-    _require(req, AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value)
+    req = _get(request_id, for_update=True)
+    check(req, EXTEND)
     reason = _reason(reason, "the extension")
     today = today or service_today()
     if not may_extend(req.received_on, pauses_of(req), req.extension_months, months, today):
@@ -356,6 +449,7 @@ def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: da
             "The first month has passed: an extension must be decided, and the student told, within it."
         )
     now = utcnow()
+    advance(req, EXTEND)
     req.extension_months += months
     req.extension_reason = reason
     req.extended_at, req.extended_by_id = now, staff.id
@@ -369,13 +463,13 @@ def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: da
 
 def refuse(staff: Staff, request_id: int, reason: str) -> AccessRequest:
     """Manifestly unfounded or excessive only; the reason is recorded and shown to the student."""
-    req = _get(request_id)
-    _require(req, AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value)
+    req = _get(request_id, for_update=True)
+    check(req, REFUSE)
     req.refusal_reason = _reason(reason, "refusing")
     req.refused_at, req.refused_by_id = utcnow(), staff.id
     if (p := open_pause(req)) is not None:
         p.ended_on, p.ended_by_id = service_today(), staff.id
-    req.status = AccessStatus.REFUSED.value
+    advance(req, REFUSE)
     audit.record(staff, "access.refused", req, student_id=req.student_id)
     db.session.commit()
     _tell_student(req)
@@ -418,8 +512,8 @@ def _locate(req: AccessRequest, record: StudentRecord, kind: str, item_id: int):
 
 
 def redact(staff: Staff, request_id: int, kind: str, item_id: int, *, reason: str, passage: str | None = None) -> Redaction:
-    req = _get(request_id)
-    _require(req, AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value)
+    req = _get(request_id, for_update=True)
+    check(req, REDACT)
     if kind not in {t.value for t in RedactionTarget}:
         raise NotFound()
     reason = _reason(reason, "the redaction")
@@ -433,48 +527,74 @@ def redact(staff: Staff, request_id: int, kind: str, item_id: int, *, reason: st
     redaction.reason = reason
     redaction.passage = passage
     db.session.add(redaction)
+    review_withdrawn = req.status == AccessStatus.REVIEWED.value
+    advance(req, REDACT)
     db.session.flush()
     audit.record(staff, "access.redacted", redaction, student_id=req.student_id, request_id=req.id,
-                 target=f"{kind}:{item_id}", whole=passage is None)
+                 target=f"{kind}:{item_id}", whole=passage is None, review_withdrawn=review_withdrawn)
     db.session.commit()
     return redaction
 
 
 def remove_redaction(staff: Staff, request_id: int, redaction_id: int) -> None:
     """Before release, a reviewer may take back a redaction made in error; the audit log keeps both."""
-    req = _get(request_id)
-    _require(req, AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value)
+    req = _get(request_id, for_update=True)
+    check(req, UNREDACT)
     redaction = db.session.scalar(select(Redaction).where(Redaction.id == redaction_id, Redaction.request_id == req.id))
     if redaction is None:
         raise NotFound()
+    review_withdrawn = req.status == AccessStatus.REVIEWED.value
+    advance(req, UNREDACT)
     audit.record(staff, "access.redaction_removed", redaction, student_id=req.student_id, request_id=req.id,
-                 target=f"{redaction.target_kind}:{redaction.target_id}")
+                 target=f"{redaction.target_kind}:{redaction.target_id}", review_withdrawn=review_withdrawn)
     db.session.delete(redaction)
     db.session.commit()
 
 
+def mark_reviewed(staff: Staff, request_id: int) -> AccessRequest:
+    """The officer has read the copy as it will be released, redactions applied: it may now be released."""
+    req = _get(request_id, for_update=True)
+    advance(req, REVIEW)
+    req.reviewed_at, req.reviewed_by_id = utcnow(), staff.id
+    audit.record(staff, "access.copy_reviewed", req, student_id=req.student_id, case_id=req.case_id,
+                 redactions=len(req.redactions))
+    db.session.commit()
+    return req
+
+
+def needs_another_releaser(req: AccessRequest, staff: Staff) -> bool:
+    """The two-person rule: where redactions were made, no one officer both reviews and releases a copy
+    that holds redactions of their own. Someone else reviewed it, or someone else releases it."""
+    redactors = {r.redacted_by_id for r in req.redactions}
+    return bool(redactors) and req.reviewed_by_id == staff.id and staff.id in redactors
+
+
 def release(staff: Staff, request_id: int) -> RenderJob:
-    """Queue the copy for rendering; the page shows progress until it is ready."""
-    req = _get(request_id)
-    _require(req, AccessStatus.RECEIVED.value)
-    req.status = AccessStatus.RELEASING.value
+    """Queue the copy for rendering; the page shows progress until it is ready. Only a reviewed copy, and
+    by a second officer where the reviewer made redactions (`needs_another_releaser`)."""
+    req = _get(request_id, for_update=True)
+    check(req, RELEASE)
+    if needs_another_releaser(req, staff):
+        raise SecondOfficerRequired()
+    advance(req, RELEASE)
     req.released_at, req.released_by_id = utcnow(), staff.id
     job = RenderJob(request=req, state=RenderState.QUEUED.value)
     db.session.add(job)
     db.session.flush()
     audit.record(staff, "access.released", req, student_id=req.student_id, case_id=req.case_id,
-                 redactions=len(req.redactions), job=job.id)
+                 redactions=len(req.redactions), reviewed_by=req.reviewed_by_id, job=job.id)
     db.session.commit()
     jobs.enqueue_render(job.id)
     return job
 
 
 def retry(staff: Staff, request_id: int) -> RenderJob:
-    req = _get(request_id)
-    _require(req, AccessStatus.RELEASING.value)
+    req = _get(request_id, for_update=True)
+    check(req, RETRY)
     job = current_job(req)
     if job is None or job.state not in (RenderState.FAILED.value, RenderState.QUEUED.value) and not jobs.is_stale(job):
-        raise WrongState("The copy is still being produced.")
+        raise TransitionRefused("The copy is still being produced: it can be tried again only if that fails.")
+    advance(req, RETRY)
     job.state, job.error = RenderState.QUEUED.value, None
     audit.record(staff, "access.render_retried", req, student_id=req.student_id, job=job.id)
     db.session.commit()
@@ -515,6 +635,7 @@ def render_copy(request_id: int) -> None:
     from shared.pdf import render_pdf
 
     req = _get(request_id)
+    check(req, RENDER)  # before any work: only a released request's copy is produced
     record = contents(req, load_files=True)
     attachments = [
         (f"{d.item.heading[:80]}.pdf" if not d.item.heading.lower().endswith(".pdf") else d.item.heading[:80], d.pdf_bytes)
@@ -535,7 +656,7 @@ def render_copy(request_id: int) -> None:
     req.pdf_path, req.pdf_key_id, req.pdf_sha256 = relative, key_id_of(blob), hashlib.sha256(pdf).hexdigest()
     req.ready_at = now
     req.download_expires_at = now + timedelta(days=current_app.config["ACCESS_DOWNLOAD_DAYS"])
-    req.status = AccessStatus.RELEASED.value
+    advance(req, RENDER)
     audit.record("system", "access.copy_ready", req, student_id=req.student_id, case_id=req.case_id,
                  sha256=req.pdf_sha256[:16])
     db.session.commit()

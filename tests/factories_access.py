@@ -167,3 +167,52 @@ def make_request(student, *, case=None, received_at=None, status="received") -> 
     db.session.add(req)
     db.session.commit()
     return req
+
+
+def review_and_release(officer, req, *, releaser=None):
+    """Through the services, as an officer would: mark the copy reviewed, then release it (by `releaser`, or
+    the same officer). Returns the render job."""
+    from shared import access
+
+    access.mark_reviewed(officer, req.id)
+    return access.release(releaser or officer, req.id)
+
+
+def make_request_in(state, student, officer, *, redactor=None):
+    """A request brought to `state` through the services (never by writing its status), so each state is one
+    the application itself can reach. A released copy is rendered (JOBS_MODE sync); 'releasing' keeps the job
+    queued; 'expired' is a released copy past its download period, discarded. With `redactor`, that officer
+    withholds the profile first (the copy then holds a redaction)."""
+    from shared import access, jobs
+
+    req = make_request(student)
+    if redactor is not None:
+        profile = db.session.query(StudentProfile).filter_by(student_id=student.id).first() or make_profile(student)
+        access.redact(redactor, req.id, "profile", profile.id, reason="Names a third party")
+    if state == "received":
+        return req
+    if state == "paused":
+        access.pause(officer, req.id, "identity")
+    elif state == "refused":
+        access.refuse(officer, req.id, "The same request three times this week.")
+    elif state == "reviewed":
+        access.mark_reviewed(officer, req.id)
+    elif state == "releasing":
+        held, jobs.enqueue_render = jobs.enqueue_render, lambda job_id: None  # nothing runs the job
+        try:
+            review_and_release(officer, req)
+        finally:
+            jobs.enqueue_render = held
+    elif state in ("released", "expired"):
+        review_and_release(officer, req)
+        if state == "expired":
+            req = db.session.get(AccessRequest, req.id)
+            req.download_expires_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+            access.discard_expired()
+    else:
+        raise ValueError(state)
+    db.session.expire_all()
+    req = db.session.get(AccessRequest, req.id)
+    assert req.status == state, (req.status, state)
+    return req

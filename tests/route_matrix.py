@@ -101,6 +101,7 @@ RULES: dict[str, Rule] = {
     "backoffice.account": STAFF,
     # --- casework, consent, access requests, statistics, staff security and administration ----------
     "backoffice.access_extend": STAFF,
+    "backoffice.access_mark_reviewed": STAFF,
     "backoffice.access_pause": STAFF,
     "backoffice.access_queue": STAFF,
     "backoffice.access_redact": STAFF,
@@ -201,6 +202,7 @@ ARGS: dict = {
     # Staff endpoints take sample ids that need not exist (a 404 is fine for an allowed role); student
     # endpoints build student A's own object, which student B must get as a 404.
 "backoffice.access_extend": {'request_id': 1},  # /staff/access/<int:request_id>/extend
+    "backoffice.access_mark_reviewed": {'request_id': 1},  # /staff/access/<int:request_id>/reviewed
     "backoffice.access_pause": {'request_id': 1},  # /staff/access/<int:request_id>/pause
     "backoffice.access_redact": {'item_id': 1, 'kind': 'entry', 'request_id': 1},  # /staff/access/<int:request_id>/redact/<kind>/<int:item_id>
     "backoffice.access_refuse": {'request_id': 1},  # /staff/access/<int:request_id>/refuse

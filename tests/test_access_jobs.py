@@ -34,7 +34,9 @@ def test_release_in_a_request_only_queues_and_a_background_thread_renders(studen
 
     access.render_copy = spy
     try:
-        resp = officer_browser.submit(f"/staff/access/{req.id}/release", page=f"/staff/access/{req.id}/review")
+        review = f"/staff/access/{req.id}/review"
+        assert officer_browser.submit(f"/staff/access/{req.id}/reviewed", page=review).status_code == 302
+        resp = officer_browser.submit(f"/staff/access/{req.id}/release", page=review)
         assert resp.status_code == 302
         jobs.wait_idle(timeout=120)
     finally:
@@ -49,7 +51,7 @@ def test_release_in_a_request_only_queues_and_a_background_thread_renders(studen
 def test_a_failed_render_is_recorded_and_can_be_retried(student, officer, officer_browser, db, monkeypatch):
     req = fa.make_request(student)
     monkeypatch.setattr("shared.pdf.render_pdf", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom: Alex's note")))
-    access.release(officer, req.id)
+    fa.review_and_release(officer, req)
     db.session.expire_all()
     job = db.session.query(RenderJob).one()
     assert job.state == "failed" and job.error == "RuntimeError"  # no free text from the record
@@ -70,7 +72,7 @@ def test_a_job_left_running_by_a_crashed_worker_is_run_again(student, officer, d
     app.config["JOBS_MODE"] = "rq"
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # unreachable: the job waits in the database
     try:
-        access.release(officer, req.id)
+        fa.review_and_release(officer, req)
     finally:
         app.config["JOBS_MODE"], app.config["REDIS_URL"] = "sync", ""
     job = db.session.query(RenderJob).one()
@@ -91,7 +93,7 @@ def test_jobs_work_command_drains_queued_jobs(student, officer, db, app):
     app.config["JOBS_MODE"] = "rq"
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     try:
-        access.release(officer, req.id)
+        fa.review_and_release(officer, req)
     finally:
         app.config["JOBS_MODE"], app.config["REDIS_URL"] = "sync", ""
     result = app.test_cli_runner().invoke(args=["jobs", "work"])
@@ -125,7 +127,7 @@ def test_with_redis_the_job_goes_through_an_rq_worker(student, officer, db, app,
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.1)
         req = fa.make_request(student)
-        access.release(officer, req.id)
+        fa.review_and_release(officer, req)
         assert db.session.query(RenderJob).one().state == "queued"
         jobs.work(burst=True)
         from rq import Queue

@@ -16,7 +16,8 @@ def _only_request():
     return _db.session.query(AccessRequest).one()
 
 
-def test_request_review_redact_release_download(student, officer, student_browser, officer_browser, db):
+def test_request_review_redact_release_download(student, officer, manager, student_browser, officer_browser,
+                                                manager_browser, db):
     data = fa.make_full_record(student, officer, tag=" [mine]")
     third = fa.make_entry(data["case"], officer, "Spoke to the neighbour Chris Thirdparty about the noise.")
 
@@ -47,12 +48,21 @@ def test_request_review_redact_release_download(student, officer, student_browse
     log = officer_browser.get(f"/staff/access/{req.id}/review").get_data(as_text=True)
     assert "Names a neighbour" in log and "[withheld" in log
 
-    # release: the render runs as a job (synchronously in tests) and the student is emailed, without detail
-    resp = officer_browser.submit(f"/staff/access/{req.id}/release", page=f"/staff/access/{req.id}/review")
+    # the officer marks the copy reviewed; having redacted it, they cannot release it themselves
+    review_page = f"/staff/access/{req.id}/review"
+    assert officer_browser.submit(f"/staff/access/{req.id}/reviewed", page=review_page).status_code == 302
+    reviewed = officer_browser.get(review_page).get_data(as_text=True)
+    assert "another officer must release it" in reviewed and "Release the copy" not in reviewed
+
+    # a second officer releases: the render runs as a job (synchronously in tests) and the student is
+    # emailed, without detail
+    assert "Release the copy" in manager_browser.get(review_page).get_data(as_text=True)
+    resp = manager_browser.submit(f"/staff/access/{req.id}/release", page=review_page)
     assert resp.status_code == 302
     db.session.expire_all()
     req = _only_request()
     assert req.status == "released" and len(req.pdf_sha256) == 64
+    assert (req.reviewed_by_id, req.released_by_id) == (officer.id, manager.id)
     email = sent_messages()[-1]
     assert email["To"] == student.email
     body = email.get_content()
@@ -80,21 +90,19 @@ def test_request_review_redact_release_download(student, officer, student_browse
 
 
 def test_download_needs_sign_in_and_is_the_students_own(student, officer, other_student_browser, client, db):
-    from shared import access
 
     fa.make_full_record(student, officer)
     req = fa.make_request(student)
-    access.release(officer, req.id)
+    fa.review_and_release(officer, req)
     assert client.get(f"/records/{req.id}/download").status_code == 302  # to sign-in
     assert other_student_browser.get(f"/records/{req.id}/download").status_code == 404
     assert other_student_browser.get(f"/records/{req.id}").status_code == 404
 
 
 def test_download_expires_after_the_configured_period_then_ask_again(student, officer, student_browser, db, app):
-    from shared import access
 
     req = fa.make_request(student)
-    access.release(officer, req.id)
+    fa.review_and_release(officer, req)
     assert student_browser.get(f"/records/{req.id}/download").status_code == 200
     req = db.session.get(AccessRequest, req.id)
     assert req.download_expires_at - req.ready_at == timedelta(days=app.config["ACCESS_DOWNLOAD_DAYS"]) == timedelta(days=30)
@@ -183,13 +191,12 @@ def test_dashboard_lists_requests_near_their_deadline(student, officer, officer_
 
 
 def test_progress_page_shows_progress_without_a_timed_refresh(student, officer, student_browser, db, app):
-    from shared import access
 
     req = fa.make_request(student)
     app.config["JOBS_MODE"] = "rq"  # nothing will run it: Redis is not configured here
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     try:
-        access.release(officer, req.id)
+        fa.review_and_release(officer, req)
     finally:
         app.config["JOBS_MODE"], app.config["REDIS_URL"] = "sync", ""
     page = student_browser.get(f"/records/{req.id}").get_data(as_text=True)
@@ -210,7 +217,7 @@ def test_every_page_renders_in_every_state(student, officer, student_browser, of
     access.refuse(officer, refused.id, "Repeated request")
     released = fa.make_request(student)
     access.extend(officer, released.id, 1, "Complex")
-    access.release(officer, released.id)
+    fa.review_and_release(officer, released)
     for req in (received, paused, refused, released):
         for url in (f"/staff/access/{req.id}", f"/staff/access/{req.id}/review"):
             assert officer_browser.get(url).status_code == 200, url

@@ -112,7 +112,7 @@ def test_images_are_included_and_pdfs_attached(student, officer, full):
     docs = record.cases[0].documents
     assert [d.included_as for d in docs] == ["image", "pdf", None]
     assert docs[0].data_uri.startswith("data:image/png;base64,")
-    access.release(officer, req.id)
+    fa.review_and_release(officer, req)
     _name, pdf = access.download(student, req.id)
     assert "Letter from college [doc].pdf" in attachment_names(pdf)
     text = pdf_text(pdf)

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError as PdfError
 from sqlalchemy import select
 
-from shared import access, breach, retention
+from shared import access, retention
 from shared import consent as gate
 from shared.extensions import db
 from shared.mail import sent_messages

@@ -20,14 +20,21 @@ from shared.models.base import Base, UTCDateTime, utcnow
 
 
 class AccessStatus(enum.StrEnum):
-    RECEIVED = "received"  # the clock is running
+    """Where a request is. Which action leads from one to another is `shared.access.TRANSITIONS`."""
+
+    RECEIVED = "received"  # the clock is running; the copy is being prepared (and redacted)
     PAUSED = "paused"  # waiting for clarification or proof of identity: the clock is stopped
+    REVIEWED = "reviewed"  # an officer has read the copy as it will be released; it may now be released
     REFUSED = "refused"  # manifestly unfounded or excessive, with the reason the student sees
-    RELEASING = "releasing"  # released by a reviewer; the copy is being produced
+    RELEASING = "releasing"  # released by an officer; the copy is being produced
     RELEASED = "released"  # the copy is ready to download
+    EXPIRED = "expired"  # the download period is over and the stored copy is deleted
 
 
-OPEN_STATUSES = (AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value, AccessStatus.RELEASING.value)
+OPEN_STATUSES = (AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value, AccessStatus.REVIEWED.value,
+                 AccessStatus.RELEASING.value)
+# Not yet answered: the student sees the date we will reply by, and the clock counts.
+UNANSWERED_STATUSES = (AccessStatus.RECEIVED.value, AccessStatus.PAUSED.value, AccessStatus.REVIEWED.value)
 
 
 class PauseReason(enum.StrEnum):
@@ -82,6 +89,9 @@ class AccessRequest(Base):
     refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refused_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
+    # Who read the copy as it would be released, and when; cleared when the copy changes after that.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -98,6 +108,7 @@ class AccessRequest(Base):
     student: Mapped[Student] = relationship()
     extended_by: Mapped[Staff | None] = relationship(foreign_keys=[extended_by_id])
     refused_by: Mapped[Staff | None] = relationship(foreign_keys=[refused_by_id])
+    reviewed_by: Mapped[Staff | None] = relationship(foreign_keys=[reviewed_by_id])
     released_by: Mapped[Staff | None] = relationship(foreign_keys=[released_by_id])
     pauses: Mapped[list[AccessPause]] = relationship(order_by="AccessPause.id", back_populates="request")
     redactions: Mapped[list[Redaction]] = relationship(order_by="Redaction.id", back_populates="request")
