@@ -12,6 +12,8 @@ from shared.models import Consent, utcnow
 
 TUTOR = Recipient("Dr Pat Tutorname", "Fictional College")
 GP = Recipient("Dr Sam Practice", "Imaginary Health Centre")
+# Another person at the tutor's organisation: a consent names a person, not just where they work.
+TUTORS_COLLEAGUE = Recipient("Dr Jo Othertutor", TUTOR.organisation)
 
 
 def give_consent(student, recipient: Recipient = TUTOR, *, scopes=("summary",), case=None, document_ids=(),

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shared import consent as gate
 from shared.models import Disclosure, ThirdPartyEnquiry
-from tests.factories_consent import GP, TUTOR, give_consent
+from tests.factories_consent import GP, TUTOR, TUTORS_COLLEAGUE, give_consent
 
 
 def ask(browser, about_email, who=TUTOR):
@@ -35,6 +35,15 @@ def test_without_consent_the_answer_is_identical_for_a_student_and_for_a_strange
 def test_consent_for_another_recipient_still_gives_neither_confirm_nor_deny(db, student, officer_browser):
     give_consent(student, GP, scopes=["full_record"])
     assert answer(ask(officer_browser, student.email)) == answer(ask(officer_browser, "nobody@example.ac.uk"))
+
+
+def test_a_colleague_of_the_consented_person_gets_neither_confirm_nor_deny(db, student, officer_browser):
+    give_consent(student, TUTOR, scopes=["attendance"])
+    about_student = ask(officer_browser, student.email, who=TUTORS_COLLEAGUE)
+    assert "neither confirm nor deny" in answer(about_student)
+    assert about_student == ask(officer_browser, "nobody.here@example.ac.uk", who=TUTORS_COLLEAGUE)
+    assert db.session.scalars(select(Disclosure)).all() == []
+    assert [r.answer for r in db.session.scalars(select(ThirdPartyEnquiry))] == ["ncnd", "ncnd"]
 
 
 def test_withdrawn_consent_gives_neither_confirm_nor_deny(db, student, officer_browser):

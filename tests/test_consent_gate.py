@@ -16,7 +16,7 @@ from shared.models import AuditEvent, Disclosure, utcnow
 from shared.models.consent import ImmutableRecord
 from tests.factories_access import make_document
 from tests.factories_casework import make_case
-from tests.factories_consent import GP, TUTOR, give_consent
+from tests.factories_consent import GP, TUTOR, TUTORS_COLLEAGUE, give_consent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,15 @@ def test_consent_for_another_recipient_is_refused(db, student, officer):
     give_consent(student, GP)
     with pytest.raises(ConsentRequired):
         share(officer, student, recipient=TUTOR)
+
+
+def test_consent_for_a_person_does_not_cover_a_colleague_at_the_same_organisation(db, student, officer):
+    give_consent(student, TUTOR, scopes=["full_record"])
+    decision = gate.decide(student, "attendance", TUTORS_COLLEAGUE)
+    assert not decision.allowed and decision.reason == "no_consent"  # as for anyone the student never named
+    with pytest.raises(ConsentRequired, match="not given consent"):
+        share(officer, student, recipient=TUTORS_COLLEAGUE)
+    assert disclosures(db) == 0
 
 
 def test_recipient_match_ignores_case_and_spacing_only(db, student, officer):

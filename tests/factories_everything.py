@@ -1,0 +1,94 @@
+"""A journey through the services that writes every kind of sensitive text the service keeps, each with its
+own marker, so a test can look for every one of them in the database. All people and words are invented.
+
+`fill_every_encrypted_field` returns {label: marker} for the fields it wrote ("table.field", as
+`shared.keyrotation.encrypted_fields()` names them). The tests compare that with the encrypted fields the
+models declare, so a new encrypted field fails them until this journey writes it too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared import access, breach, casework, consent, consent_requests, erasure
+from shared.breach import BreachDecision, Consultation
+from shared.casework import Upload
+from shared.consent import ConsentDetails
+from shared.models import utcnow
+from tests.factories import make_staff
+from tests.factories_casework import PDF, make_case
+
+
+def marker(label: str) -> str:
+    """A marker no other text contains: the field's label, spelt so it is no prefix of another's."""
+    return f"ZEBRA<{label}>7731"
+
+
+def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, str]:
+    m = marker
+    written: dict[str, str] = {}
+
+    def mark(label: str) -> str:
+        written[label] = m(label)
+        return written[label]
+
+    # The student's casework form, with a document: the case, the profile, the document's title.
+    case = make_case(student, uploads=[Upload(f"{mark('documents.title')}.pdf", PDF)],
+                     what_happened=mark("cases.what_happened"), outcome_wanted=mark("cases.outcome_wanted"),
+                     accessibility_needs=mark("cases.accessibility_needs"), contact_notes=mark("student_profiles.contact_notes"))
+    written["student_profiles.accessibility_needs"] = written["cases.accessibility_needs"]  # the form fills both
+    casework.save_draft(student, {"what_happened": mark("case_drafts.answers_json")})
+    ref = case.reference
+    entry = casework.add_entry(officer, ref, "note", utcnow(), f"First wording {m('case_entry_versions.text')}")
+    casework.amend_entry(officer, ref, entry.id, mark("case_entry_versions.text"), mark("case_entry_versions.reason"))
+    casework.change_status(officer, ref, "waiting", mark("case_changes.reason"))
+    message = casework.student_sends_message(student, ref, mark("messages.body"))
+    casework.flag_for_reflection(officer, ref, mark("reflective_flags.reason"))
+
+    # Consent: recorded by an officer with its evidence (its purpose and the words shown), and one asked for.
+    details = ConsentDetails(recipient_name="Dr Pat Tutorname", recipient_organisation="Fictional College",
+                             purpose=mark("consents.purpose"), scopes=["summary"], case_id=case.id,
+                             expires_on=consent.default_expiry())
+    given = consent.record_given(officer, student, details, method="email", typed_name="Alex Fictional",
+                                 evidence_note=mark("consents.evidence_note"), evidence_document_id=None)
+    written["consents.shown_text"] = written["consents.purpose"]  # the statement shown quotes the purpose
+    assert m("consents.purpose") in given.shown_text
+    consent_requests.ask(officer, ref, ConsentDetails(
+        recipient_name="Dr Sam Practice", recipient_organisation="Imaginary Health Centre",
+        purpose=mark("consent_requests.purpose"), scopes=["summary"], case_id=case.id), mark("consent_requests.reason"))
+    consent.record_disclosure(officer, student, "summary", details.recipient, what=mark("disclosures.what"),
+                              method="email", case=case)
+    consent.answer_enquiry(officer, enquirer_name="Dr Jo Othertutor", enquirer_role=None,
+                           enquirer_organisation="Fictional College", about_name="Alex Fictional",
+                           about_email=student.email, asked=mark("third_party_enquiries.asked"))
+
+    # The breach procedure: the record, the colleague's advice, an addendum; and a security incident.
+    colleague = make_staff(name="Sam Colleague")
+    record = breach.record_breach(officer, ref, BreachDecision(
+        ground="safety", situation=mark("breach_records.situation"), achieves=mark("breach_records.achieves"),
+        recipient_name="Duty Team", recipient_organisation="Fictional Crisis Service", scope="summary",
+        what=f"Told the duty team {m('disclosures.what')}", method="phone",
+        consultations=[Consultation(colleague.id, mark("breach_consultations.advice"), utcnow() - timedelta(hours=1))],
+        student_told=False, not_told_reason=mark("breach_records.not_told_reason")))
+    breach.add_addendum(officer, record.id, mark("breach_addenda.text"))
+    incident = breach.report_incident(officer, kind="lost_device", description=mark("security_incidents.description"),
+                                      discovered_at=utcnow() - timedelta(hours=2))
+    breach.resolve_incident(manager, incident.id, resolution=mark("security_incidents.resolution"), ico_notified=False)
+
+    # A subject-access request: the student's note, an extension, a redaction of a passage, then refused.
+    req = access.request_copy(student, case_id=case.id, note=mark("access_requests.note"))
+    access.extend(officer, req.id, 1, mark("access_requests.extension_reason"))
+    access.redact(officer, req.id, "message", message.id, reason=mark("access_redactions.reason"),
+                  passage=m("messages.body"))
+    written["access_redactions.passage"] = written["messages.body"]  # a passage is words copied from the item
+    access.refuse(officer, req.id, mark("access_requests.refusal_reason"))
+
+    # An erasure request, refused (so its details are kept) with what the student is told.
+    from flask import current_app
+
+    asked = erasure.submit(student, mark("erasure_requests.details"))
+    with current_app.test_request_context():  # the email telling the student links to the portal
+        erasure.decide(admin, asked, "refuse", mark("erasure_requests.outcome"))
+
+    # Every staff account's authenticator secret (the factories enrol each one).
+    written["staff.totp_secret"] = None  # a secret, not a marker: the tests read it back and look for it
+    return written
