@@ -1,7 +1,7 @@
 """erasure requests: a note for staff only (what was kept without telling the student, and why)
 
-Revision ID: 0010_erasure_staff_note
-Revises: 0009_stats_durations
+Revision ID: 0011_erasure_staff_note
+Revises: 0010_email_normal_form
 Create Date: 2026-12-03 16:05:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_erasure_staff_note'
-down_revision = '0009_stats_durations'
+revision = '0011_erasure_staff_note'
+down_revision = '0010_email_normal_form'
 branch_labels = None
 depends_on = None
 

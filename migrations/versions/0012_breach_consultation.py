@@ -2,8 +2,8 @@
 consultees' advice given in their own sessions, and the breach record linking its request (with the reason
 when decided before any advice, in danger to life)
 
-Revision ID: 0010_breach_consultation
-Revises: 0009_stats_durations
+Revision ID: 0012_breach_consultation
+Revises: 0011_erasure_staff_note
 Create Date: 2026-12-03 15:50:00
 
 """
@@ -13,8 +13,8 @@ import shared.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_breach_consultation'
-down_revision = '0009_stats_durations'
+revision = '0012_breach_consultation'
+down_revision = '0011_erasure_staff_note'
 branch_labels = None
 depends_on = None
 

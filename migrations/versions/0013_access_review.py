@@ -1,8 +1,8 @@
 """access requests: who reviewed the copy and when (release needs a review, and a second officer where
 redactions were made); a request whose copy was discarded after the download period is 'expired'
 
-Revision ID: 0010_access_review
-Revises: 0009_stats_durations
+Revision ID: 0013_access_review
+Revises: 0012_breach_consultation
 Create Date: 2026-12-03 16:00:00
 
 """
@@ -13,8 +13,8 @@ import shared.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_access_review'
-down_revision = '0009_stats_durations'
+revision = '0013_access_review'
+down_revision = '0012_breach_consultation'
 branch_labels = None
 depends_on = None
 
