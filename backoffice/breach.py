@@ -12,10 +12,10 @@ from wtforms.validators import Optional
 from backoffice import bp
 from shared import breach, casework, consent
 from shared.authz import ADVICE_OFFICERS, roles
-from shared.casework_web import FriendlyDateField, MultiCheckboxField, show_errors
+from shared.casework_web import FriendlyDateField, show_errors
 from shared.deadlines import service_today
 from shared.errors import NotFound, PermissionDenied
-from shared.forms import Form
+from shared.forms import Form, RecordCheckboxField
 from shared.models import utcnow
 
 METHODS = [("email", "Email"), ("phone", "Phone"), ("letter", "Letter"), ("in_person", "In person"), ("other", "Other")]
@@ -28,7 +28,7 @@ class ConsultationRequestForm(Form):
     achieves = TextAreaField("What breaching confidentiality would achieve")
     recipient_name = StringField("To be disclosed to (person or team)")
     recipient_organisation = StringField("Their organisation")
-    consultee_ids = MultiCheckboxField("Advice officers to ask for advice", validate_choice=False,
+    consultee_ids = RecordCheckboxField("Advice officers to ask for advice",
                                        description="Other advice officers only: you cannot consult yourself. Each is told "
                                                    "in the back office and records their advice there.")
     submit = SubmitField("Ask for advice")
@@ -111,12 +111,12 @@ def breach_new(reference):
     except NotFound:
         abort(404)
     form = ConsultationRequestForm()
-    form.consultee_ids.choices = [(str(s.id), f"{s.name}, {s.job_title}") for s in breach.consultees_for(current_user)]
+    form.consultee_ids.choices = [(s.id, f"{s.name}, {s.job_title}") for s in breach.consultees_for(current_user)]
     if form.validate_on_submit():
         proposal = breach.Proposal(
             ground=form.ground.data or "", situation=form.situation.data, achieves=form.achieves.data,
             recipient_name=form.recipient_name.data, recipient_organisation=form.recipient_organisation.data,
-            consultee_ids=[int(i) for i in form.consultee_ids.data or [] if i.isascii() and i.isdigit() and len(i) < 10])
+            consultee_ids=form.consultee_ids.data or [])
         try:
             req = breach.request_consultation(current_user, reference, proposal)
         except consent.InvalidConsent as exc:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared import access, breach, casework, consent, consent_requests, erasure
-from shared.breach import BreachDecision, Consultation
+from shared.breach import BreachDecision, Proposal
 from shared.casework import Upload
 from shared.consent import ConsentDetails
+from shared.extensions import db
 from shared.models import utcnow
 from tests.factories import make_staff
 from tests.factories_casework import PDF, make_case
@@ -61,14 +62,29 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
                            enquirer_organisation="Fictional College", about_name="Alex Fictional",
                            about_email=student.email, asked=mark("third_party_enquiries.asked"))
 
-    # The breach procedure: the record, the colleague's advice, an addendum; and a security incident.
+    # The breach procedure: the request for advice, the colleague's advice in their own session, the decision
+    # (the record copies the request's outline), an urgent decision made before advice, an addendum; and a
+    # security incident.
     colleague = make_staff(name="Sam Colleague")
-    record = breach.record_breach(officer, ref, BreachDecision(
-        ground="safety", situation=mark("breach_records.situation"), achieves=mark("breach_records.achieves"),
-        recipient_name="Duty Team", recipient_organisation="Fictional Crisis Service", scope="summary",
+    req = breach.request_consultation(officer, ref, Proposal(
+        ground="safety", situation=mark("breach_consultation_requests.situation"),
+        achieves=mark("breach_consultation_requests.achieves"), recipient_name="Duty Team",
+        recipient_organisation="Fictional Crisis Service", consultee_ids=[colleague.id]))
+    written["breach_records.situation"] = written["breach_consultation_requests.situation"]
+    written["breach_records.achieves"] = written["breach_consultation_requests.achieves"]
+    breach.give_advice(colleague, req.id, mark("breach_consultations.advice"))
+    record = breach.decide(officer, req.id, BreachDecision(
+        proceed=True, recipient_name="Duty Team", recipient_organisation="Fictional Crisis Service", scope="summary",
         what=f"Told the duty team {m('disclosures.what')}", method="phone",
-        consultations=[Consultation(colleague.id, mark("breach_consultations.advice"), utcnow() - timedelta(hours=1))],
         student_told=False, not_told_reason=mark("breach_records.not_told_reason")))
+    urgent = breach.request_consultation(officer, ref, Proposal(
+        ground="safety", situation="A second, urgent danger described on the phone.",
+        achieves="An ambulance reaches them now.", recipient_name="Ambulance Control",
+        recipient_organisation="Fictional Ambulance Service", consultee_ids=[colleague.id]))
+    breach.decide(officer, urgent.id, BreachDecision(
+        proceed=True, recipient_name="Ambulance Control", recipient_organisation="Fictional Ambulance Service",
+        scope="summary", what="Where they are and the danger described.", method="phone", student_told=True,
+        student_told_at=utcnow() - timedelta(minutes=5), urgent=True, urgent_reason=mark("breach_records.urgent_reason")))
     breach.add_addendum(officer, record.id, mark("breach_addenda.text"))
     incident = breach.report_incident(officer, kind="lost_device", description=mark("security_incidents.description"),
                                       discovered_at=utcnow() - timedelta(hours=2))
@@ -88,6 +104,10 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
     asked = erasure.submit(student, mark("erasure_requests.details"))
     with current_app.test_request_context():  # the email telling the student links to the portal
         erasure.decide(admin, asked, "refuse", mark("erasure_requests.outcome"))
+    # The staff-only note of a request whose erasure kept a terrorism-ground case silently (the path itself is
+    # tests/test_consent_tipping_off.py's): written here through the model, as the service writes it.
+    asked.staff_note = mark("erasure_requests.staff_note")
+    db.session.commit()
 
     # Every staff account's authenticator secret (the factories enrol each one).
     written["staff.totp_secret"] = None  # a secret, not a marker: the tests read it back and look for it

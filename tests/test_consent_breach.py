@@ -266,14 +266,17 @@ def test_breach_through_the_forms_in_two_sessions_and_the_manager_sees_the_notic
     assert "Robin Testworth" in record and "Go ahead." in record and "asked" in record and "advised" in record
 
 
-@pytest.mark.parametrize("consultee", ["²", "99999999999999999999", "x", ""])
-def test_a_consultee_that_is_no_advice_officer_is_refused_with_a_message(db, student, officer, officer_browser, consultee):
+@pytest.mark.parametrize(("consultee", "status", "message"), [
+    ("²", 400, "Choose one of the options shown."), ("99999999999999999999", 400, "Choose one of the options shown."),
+    ("x", 400, "Choose one of the options shown."), ("", 200, "Ask at least one other advice officer")])
+def test_a_consultee_that_is_no_advice_officer_is_refused_with_a_message(db, student, officer, officer_browser,
+                                                                          consultee, status, message):
     case = make_case(student)
     resp = officer_browser.submit(f"/staff/cases/{case.reference}/breach", {
         "ground": "safety", "situation": "Risk described in a meeting.", "achieves": "Keeps them safe.",
         "recipient_name": "Duty Team", "recipient_organisation": "Fictional Crisis Service", "consultee_ids": consultee})
     page = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "Ask at least one other advice officer" in page and "Keeps them safe." in page
+    assert resp.status_code == status and message in page and "Keeps them safe." in page
     assert db.session.scalars(select(BreachConsultationRequest)).all() == []
 
 
