@@ -306,7 +306,7 @@ def gunicorn(database_url: str, *, workers: int = 2, app_path: str = "bench.serv
         log.close()
 
 
-def wait_until_up(port: int, proc, timeout: float = 30) -> None:
+def wait_until_up(port: int, proc, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -320,7 +320,7 @@ def wait_until_up(port: int, proc, timeout: float = 30) -> None:
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError("gunicorn did not answer /healthz in time")
+    raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s")
 
 
 def load(port: int, path: str, *, seconds: float, connections: int = 8, cookie: str | None = None) -> dict:
