@@ -118,3 +118,16 @@ def test_unknown_key_id_is_a_clear_error(app, ctx):
 
 def test_factories_make_fictional_people(ctx):
     assert factories.make_student().email.endswith("@example.ac.uk")
+
+
+def test_an_encrypted_file_opens_whatever_bytes_its_ciphertext_holds_and_only_for_its_own_file(ctx):
+    data = bytes(range(256)) * 4  # a document's bytes, every value among them
+    # A sealed file whose random bytes include the separator, as most do: only the first two ':' divide.
+    blob = next(b for b in (crypto.encrypt_bytes(data, "documents.content.abc") for _ in range(200))
+                if b":" in b.split(b":", 2)[2])
+    assert blob.startswith(f"{crypto.PREFIX}:{crypto.current_key_id()}:".encode())
+    assert crypto.decrypt_bytes(blob, "documents.content.abc") == data
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt_bytes(blob, "documents.content.other")
+    with pytest.raises(crypto.DecryptionError, match="not an encrypted value"):
+        crypto.decrypt_bytes(b"%PDF-1.4 a file stored in clear", "documents.content.abc")
