@@ -189,15 +189,31 @@ def change_email():
     form = EmailChangeForm()
     if form.validate_on_submit():
         try:
-            staff_admin.change_email(current_user, form.password.data, form.email.data)
+            email = staff_admin.request_email_change(current_user, form.password.data, form.email.data)
         except mfa.WrongPassword as exc:
             form.password.errors.append(exc.message)
         except ServiceError as exc:
             form.email.errors.append(exc.message)
         else:
-            flash("Your email address has been changed.", "success")
+            flash(f"We have sent an email to {email}. Open the link in it to finish changing your address; "
+                  "until then your address stays as it is.", "success")
             return redirect(url_for("backoffice.account"))
     return render_template("backoffice/security/email.html", form=form)
+
+
+@bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email_change(token):
+    form = ConfirmForm()
+    try:
+        if form.validate_on_submit():
+            email = staff_admin.confirm_email_change(current_user, token)
+            flash(f"Your email address is now {email}.", "success")
+            return redirect(url_for("backoffice.account"))
+        email = staff_admin.email_change_target(current_user, token)
+    except staff_admin.EmailChangeLinkUnusable as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("backoffice.account"))
+    return render_template("backoffice/security/email_confirm.html", form=form, email=email)
 
 
 NEW_SECRET = "mfa_new_secret"  # noqa: S105 (a session key name, not a secret)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import secrets
 
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from shared import accounts, audit, mail, sessions
-from shared.errors import NotFound, PermissionDenied, ValidationFailed
+from shared.errors import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from shared.extensions import db
 from shared.mfa import WrongPassword
 from shared.models import LoginSession, Staff, StaffRole, utcnow
@@ -119,7 +121,20 @@ def end_other_sessions(staff: Staff) -> int:
     return count
 
 
-def change_email(staff: Staff, password: str, new_email: str) -> None:
+class EmailChangeLinkUnusable(ServiceError):
+    message = ("This link to change your email address has expired or has already been used. "
+               "Ask for a new one from your account page.")
+
+
+def _email_change_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="advice.staff-email-change")
+
+
+def request_email_change(staff: Staff, password: str, new_email: str) -> str:
+    """Step one of a change of email: the new address must be shown to be the staff member's own. What they
+    see next is the same whether or not another account uses the address (the service never confirms who
+    has an account): a link goes to the new address, or, where an account already uses it, a note there that
+    nothing has changed. Either way one email is queued, to that address only. Returns the address."""
     if not verify_password(staff.password_hash, password):
         audit.record(staff, "reauth.failed", staff)
         db.session.commit()
@@ -127,13 +142,40 @@ def change_email(staff: Staff, password: str, new_email: str) -> None:
     email = accounts.normalise_email(new_email)
     if email == staff.email:
         raise ValidationFailed("That is already your email address.")
-    other = db.session.scalar(select(Staff).where(Staff.email == email))
-    if other is not None:
-        raise ValidationFailed("Another staff account already uses that email address.")
+    in_use = db.session.scalar(select(Staff.id).where(Staff.email == email)) is not None
+    token = _email_change_serializer().dumps({"id": staff.id, "from": staff.email, "to": email})
+    audit.record(staff, "staff.email_change_requested", staff)
+    if in_use:
+        mail.send(email, "staff_email_in_use")
+    else:
+        mail.send(email, "staff_email_confirm", link_token=token)
+    db.session.commit()
+    return email
+
+
+def email_change_target(staff: Staff, token: str) -> str:
+    """The address a link from step one would move `staff` to; the link works once (it names the address it
+    moves from), for the reset links' lifetime, and only for the staff member who asked."""
+    try:
+        data = _email_change_serializer().loads(token, max_age=current_app.config["TOKEN_MAX_AGE_SECONDS"])
+    except (BadSignature, SignatureExpired) as exc:
+        raise EmailChangeLinkUnusable() from exc
+    if not isinstance(data, dict) or data.get("id") != staff.id or data.get("from") != staff.email:
+        raise EmailChangeLinkUnusable()
+    email = data.get("to")
+    if not isinstance(email, str) or db.session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
+        raise EmailChangeLinkUnusable()
+    return email
+
+
+def confirm_email_change(staff: Staff, token: str) -> str:
+    """Step two, from the link in the new inbox, signed in: the address changes and the old one is told."""
+    email = email_change_target(staff, token)
     old = staff.email
     staff.email = email
     audit.record(staff, "staff.email_changed", staff)
     mail.send(old, "staff_email_changed")
     db.session.commit()
+    return email
 
 

@@ -145,6 +145,7 @@ RULES: dict[str, Rule] = {
     "backoffice.case_status": STAFF,
     "backoffice.cases": STAFF,
     "backoffice.change_email": STAFF,
+    "backoffice.confirm_email_change": STAFF,
     "backoffice.consent_disclose": STAFF,
     "backoffice.consent_record": STAFF,
     "backoffice.consent_request_new": STAFF,
@@ -199,6 +200,7 @@ ARGS: dict = {
     "portal.confirm_email": lambda owner: {"token": _token("confirm", owner)},
     "portal.reset": lambda owner: {"token": _token("reset", owner)},
     "backoffice.reset": lambda owner: {"token": _token("reset", _staff_member())},
+    "backoffice.confirm_email_change": {"token": "not-a-link"},
     # Staff endpoints take sample ids that need not exist (a 404 is fine for an allowed role); student
     # endpoints build student A's own object, which student B must get as a 404.
 "backoffice.access_extend": {'request_id': 1},  # /staff/access/<int:request_id>/extend

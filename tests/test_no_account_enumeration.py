@@ -101,7 +101,7 @@ def _whole(app, resp, email: str) -> dict:
         if name == app.config["SESSION_COOKIE_NAME"] and value:
             contents = app.session_interface.get_signing_serializer(app).loads(value)
             value = {k: ("CSRF" if k == "csrf_token" else v) for k, v in contents.items()}
-        cookies.append((name, repr(value), re.sub(r"(?i)expires=[^;]+", "expires=X", attributes)))
+        cookies.append((name, repr(value).replace(email, "EMAIL"), re.sub(r"(?i)expires=[^;]+", "expires=X", attributes)))
     headers = sorted((k, v) for k, v in resp.headers.items() if k not in ("Date", "Set-Cookie", "Content-Length"))
     body = re.sub(r'(name="csrf_token"[^>]*value=")[^"]+', r"\1CSRF", resp.get_data(as_text=True))
     return {"status": resp.status_code, "headers": headers, "cookies": cookies, "body": body.replace(email, "EMAIL")}
@@ -136,3 +136,26 @@ def test_signing_in_to_an_unconfirmed_account_mails_its_owner_a_new_link(app, ct
     assert resp.status_code == 200 and "not confirmed yet" in resp.get_data(as_text=True)
     (message,) = sent_messages()
     assert message["To"] == student.email and message["Subject"] == "Confirm your email address"
+
+
+def test_a_staff_change_of_email_answers_the_same_whoever_has_the_address(app, ctx, officer_browser):
+    """A member of staff cannot learn, by trying to move their account to it, whether an address belongs to
+    another account: the page is the same, their address does not change yet, and the one email goes to the
+    address typed (a link there, or a note that nothing changed)."""
+    from shared.extensions import db
+    from shared.mail import sent_messages
+    from shared.models import Staff
+
+    answers = {}
+    for n, kind in enumerate(KINDS):
+        email = _address_of_kind(kind, 100 + n)
+        before = len(sent_messages())
+        resp = officer_browser.submit("/staff/account/email", {"email": email, "password": factories.PASSWORD},
+                                      page="/staff/account/email")
+        followed = officer_browser.get(resp.headers["Location"])
+        answers[kind] = (_whole(app, resp, email), _whole(app, followed, email))
+        assert [m["To"] for m in sent_messages()[before:]] == [email], kind
+        db.session.expire_all()
+        assert db.session.get(Staff, officer_browser.account.id).email != email, kind
+    for kind in KINDS[1:]:
+        assert answers[kind] == answers["unknown"], kind

@@ -268,8 +268,30 @@ def test_changing_email_asks_for_the_password(app, db, officer_browser):
                                                           "password": factories.PASSWORD})
     assert resp.status_code == 302
     db.session.expire_all()
+    assert db.session.get(Staff, officer_browser.account.id).email == old  # not until the new inbox confirms
+    link = sent_messages()[-1]
+    assert link["To"] == "new.address@example.ac.uk"
+    confirm = re.search(r"https?://\S+(/staff/account/email/confirm/\S+)", link.get_content()).group(1)
+    page = officer_browser.get(confirm).get_data(as_text=True)
+    assert "new.address@example.ac.uk" in page
+    assert officer_browser.submit(confirm).status_code == 302
+    db.session.expire_all()
     assert db.session.get(Staff, officer_browser.account.id).email == "new.address@example.ac.uk"
     assert sent_messages()[-1]["To"] == old  # the old address is told
+    # The link works once.
+    again = officer_browser.submit(confirm, page="/staff/account/email", follow_redirects=True).get_data(as_text=True)
+    assert "expired or has already been used" in again
+
+
+def test_a_change_of_email_link_works_only_for_the_staff_member_who_asked(app, db, officer_browser, manager_browser):
+    officer_browser.submit("/staff/account/email", {"email": "wanted.address@example.ac.uk",
+                                                    "password": factories.PASSWORD})
+    confirm = re.search(r"https?://\S+(/staff/account/email/confirm/\S+)", sent_messages()[-1].get_content()).group(1)
+    page = manager_browser.submit(confirm, page="/staff/account/email", follow_redirects=True).get_data(as_text=True)
+    assert "expired or has already been used" in page
+    db.session.expire_all()
+    assert db.session.get(Staff, manager_browser.account.id).email != "wanted.address@example.ac.uk"
+    assert db.session.get(Staff, officer_browser.account.id).email != "wanted.address@example.ac.uk"
 
 
 def test_moving_to_a_new_authenticator_asks_for_the_password_and_a_new_code(app, db, officer_browser):
