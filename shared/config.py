@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from shared.crypto import generate_key, parse_keys
 
 SECRET_NAMES = ("SECRET_KEY", "AUDIT_HMAC_KEY", "ENCRYPTION_KEYS")
@@ -143,12 +145,20 @@ def load(app, overrides: dict | None = None) -> None:
     # pre-ping (a statement on every checkout), for networks that can drop a connection silently.
     # PostgreSQL's JIT compiles a query whose estimate looks expensive, taking hundreds of milliseconds
     # for a page's small indexed queries: off for this short-query application.
+    # connect_args' options replace the URL's own (`?options=-csearch_path=...`), so they are joined here.
     sqlite = config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {} if sqlite else
                       {"pool_pre_ping": bool(config["DATABASE_PRE_PING"]),
-                       "connect_args": {"options": "-c jit=off"}})
+                       "connect_args": {"options": _server_options(config["SQLALCHEMY_DATABASE_URI"])}})
     app.config.update(config)
     app.extensions["encryption_keys"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def _server_options(url: str) -> str:
+    """The server settings of every connection: the URL's own options, then JIT off."""
+    given = make_url(url).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    return f"{given} -c jit=off".strip()
 
 
 def _check_threshold(config: dict) -> None:

@@ -76,3 +76,19 @@ def test_a_pooled_connection_closed_by_the_server_is_replaced_before_the_next_pa
     time.sleep(0.2)  # the server's goodbye reaches the pooled sockets
     response = student_browser.get("/home")
     assert response.status_code == 200 and "Sign out" in response.get_data(as_text=True)
+
+
+def test_the_database_urls_own_server_options_are_kept_beside_the_apps(engine, tmp_path):
+    """An operator's `?options=-csearch_path=...` (or the browser tests' own schema) reaches every connection,
+    with the app's JIT off added, not replaced by it: before, the app's options silently dropped the URL's."""
+    from tests.conftest import TEST_KEYS
+    from wsgi import create_app
+
+    url = engine.url.set(query={"options": "-csearch_path=pg_catalog,public -c application_name=advice-check"})
+    other = create_app({**TEST_KEYS, "TESTING": True, "INSTANCE_PATH": str(tmp_path),
+                        "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False)})
+    with other.app_context():
+        with _db.engine.connect() as conn:
+            settings = [conn.execute(text(f"SHOW {name}")).scalar() for name in ("search_path", "application_name", "jit")]
+        _db.engine.dispose()
+    assert settings == ["pg_catalog,public", "advice-check", "off"]
