@@ -148,7 +148,8 @@ def pages_with_integer_fields(app, ctx):
     factories_access.make_consent(cast.owner, case=case)
     ref = case.reference
     return cast, {
-        "officer": [f"/staff/cases/{ref}", f"/staff/cases/{ref}/sharing", f"/staff/cases/{ref}/consents/new"],
+        "officer": [f"/staff/cases/{ref}", f"/staff/cases/{ref}/sharing", f"/staff/cases/{ref}/consents/new",
+                    f"/staff/cases/{ref}/breach"],
         "admin": ["/staff/admin/retention"],
         "student_a": ["/consents/new"],
     }
