@@ -27,15 +27,22 @@ def test_a_reset_for_an_unknown_address_takes_as_long_as_for_an_account(app, ctx
     known = (factories.make_student() if door == "/reset" else factories.make_staff()).email
     client = app.test_client()
     token = csrf_from(client.get(door).get_data(as_text=True))
-    times: dict[str, list[float]] = {known: [], "nobody.here@example.ac.uk": []}
-    for round_ in range(55):
-        for email in (list(times) if round_ % 2 else list(times)[::-1]):  # alternate, so drift hits both
-            elapsed = _timed_ms(client, door, {"csrf_token": token, "email": email})
-            if round_ >= 5:  # the first few warm caches up
-                times[email].append(elapsed)
-    known_ms, unknown_ms = (statistics.median(t) for t in times.values())
-    # Generous for a busy machine, yet under the difference the old known branch made.
-    assert abs(known_ms - unknown_ms) <= max(0.1 * min(known_ms, unknown_ms), 0.3), (known_ms, unknown_ms)
+    # A difference in the work shows in every measurement; a burst of load from elsewhere on the machine
+    # shows in one. So up to three measurements, and the work is the same if one of them finds it so.
+    measured = []
+    for _attempt in range(3):
+        times: dict[str, list[float]] = {known: [], "nobody.here@example.ac.uk": []}
+        for round_ in range(55):
+            for email in (list(times) if round_ % 2 else list(times)[::-1]):  # alternate, so drift hits both
+                elapsed = _timed_ms(client, door, {"csrf_token": token, "email": email})
+                if round_ >= 5:  # the first few warm caches up
+                    times[email].append(elapsed)
+        known_ms, unknown_ms = (statistics.median(t) for t in times.values())
+        measured.append((round(known_ms, 2), round(unknown_ms, 2)))
+        # Generous for a busy machine, yet under the difference the old known branch made.
+        if abs(known_ms - unknown_ms) <= max(0.1 * min(known_ms, unknown_ms), 0.3):
+            return
+    pytest.fail(f"a reset takes longer for one kind of address: medians (known, unknown) ms {measured}")
 
 
 def test_reset_mail_is_delivered_off_the_request(app, ctx, monkeypatch):
