@@ -49,7 +49,7 @@ load-faults: install
 # Mutation testing of the confidentiality core (not part of `make test`): mutmut makes small changes to the
 # modules listed under [tool.mutmut] in pyproject.toml, runs only the tests that reach each changed function,
 # and the scores per module are printed at the end. Results are kept in mutants/, so a second run only
-# re-checks what changed. MUTANTS narrows the run, e.g. MUTANTS='shared.consent.*'.
+# re-checks what changed. MUTANTS narrows the run, e.g. MUTANTS='shared.consent.gate.*'.
 MUTATION_CHILDREN ?= 2
 mutation: install
 	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)

@@ -13,15 +13,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
-from shared import transactions
+from shared.platform import transactions
 
 ROOT = Path(__file__).resolve().parent
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from shared import cli, web
-    from shared import config as settings
-    from shared.extensions import csrf, db, limiter, login_manager, migrate
+    from shared.cli import commands as cli
+    from shared.platform import config as settings
+    from shared.platform.extensions import csrf, db, limiter, login_manager, migrate
+    from shared.web import hooks as web
 
     app = web.ServiceApp(
         __name__,
@@ -41,7 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     from backoffice import bp as backoffice_bp
     from portal import bp as portal_bp
-    from shared import casework_demo  # noqa: F401  (registers the casework demo step)
+    from shared.demo import casework as casework_demo  # noqa: F401  (registers the casework demo step)
 
     app.register_blueprint(portal_bp)
     app.register_blueprint(backoffice_bp)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from shared.authz import guard
+from shared.security.authz import guard
 
 bp = Blueprint("backoffice", __name__, url_prefix="/staff")
 

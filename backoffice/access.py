@@ -9,11 +9,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from backoffice import bp
-from shared import access
-from shared.errors import NotFound, ServiceError
-from shared.forms import Form
 from shared.models import PauseReason, RedactionTarget
-from shared.web import render_error
+from shared.platform.errors import NotFound, ServiceError
+from shared.platform.forms import Form
+from shared.subject_access import requests as access
+from shared.web.hooks import render_error
 
 REASON_LENGTH = Length(max=access.REASON_MAX, message=f"Keep the reason under {access.REASON_MAX} characters.")
 

@@ -18,10 +18,15 @@ from backoffice.forms import (
     RetentionForm,
     StaffForm,
 )
-from shared import audit, audit_viewer, erasure, mfa, retention, service_lists, sessions, staff_admin
-from shared.authz import roles
-from shared.errors import NotFound, ServiceError
-from shared.forms import ConfirmForm, record_number
+from shared.audit import log as audit
+from shared.audit import viewer as audit_viewer
+from shared.casework import service_lists
+from shared.lifecycle import erasure, retention
+from shared.platform.errors import NotFound, ServiceError
+from shared.platform.forms import record_number
+from shared.security import mfa, sessions, staff_admin
+from shared.security.authz import roles
+from shared.web.forms import ConfirmForm
 
 ADMIN = ("admin",)
 MANAGERS = ("manager", "admin")

@@ -10,13 +10,15 @@ from wtforms import BooleanField, RadioField, StringField, SubmitField, TextArea
 from wtforms.validators import Optional
 
 from backoffice import bp
-from shared import breach, casework, consent
-from shared.authz import ADVICE_OFFICERS, roles
-from shared.casework_web import FriendlyDateField, show_errors
-from shared.deadlines import service_today
-from shared.errors import NotFound, PermissionDenied
-from shared.forms import Form, RecordCheckboxField
+from shared.casework import cases as casework
+from shared.consent import breach
+from shared.consent import gate as consent
 from shared.models import utcnow
+from shared.platform.errors import NotFound, PermissionDenied
+from shared.platform.forms import Form, FriendlyDateField, RecordCheckboxField
+from shared.security.authz import ADVICE_OFFICERS, roles
+from shared.subject_access.deadlines import service_today
+from shared.web.casework_views import show_errors
 
 METHODS = [("email", "Email"), ("phone", "Phone"), ("letter", "Letter"), ("in_person", "In person"), ("other", "Other")]
 

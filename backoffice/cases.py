@@ -23,12 +23,13 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from backoffice import bp
-from shared import casework, documents
-from shared.casework import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
-from shared.casework_web import or_404, send_download, show_errors, uploads_from
-from shared.errors import NotFound, ServiceError
-from shared.forms import Form, RecordSelectField, WholeNumber, record_number
+from shared.casework import cases as casework
+from shared.casework import documents
+from shared.casework.cases import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
 from shared.models import utcnow
+from shared.platform.errors import NotFound, ServiceError
+from shared.platform.forms import Form, RecordSelectField, WholeNumber, record_number
+from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
 
 bp.add_app_template_filter(casework.to_local, "local")
 bp.add_app_template_filter(casework.day_text, "day")

@@ -9,11 +9,19 @@ from wtforms import RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
 from backoffice import bp
-from shared import casework, consent, consent_requests
-from shared.casework_web import FriendlyDateField, show_errors
-from shared.consent_forms import ConsentDetailsForm
-from shared.errors import ConsentRequired, NotFound, ServiceError
-from shared.forms import Form, RecordCheckboxField, RecordRadioField, RecordSelectField
+from shared.casework import cases as casework
+from shared.consent import gate as consent
+from shared.consent import requests as consent_requests
+from shared.consent.forms import ConsentDetailsForm
+from shared.platform.errors import ConsentRequired, NotFound, ServiceError
+from shared.platform.forms import (
+    Form,
+    FriendlyDateField,
+    RecordCheckboxField,
+    RecordRadioField,
+    RecordSelectField,
+)
+from shared.web.casework_views import show_errors
 
 METHOD_LABELS = {"email": "Email", "phone": "Phone", "letter": "Letter", "in_person": "In person", "other": "Other"}
 

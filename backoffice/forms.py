@@ -13,8 +13,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from shared.forms import Form, WholeNumber
 from shared.models import JOB_TITLES, StaffRole
+from shared.platform.forms import Form, WholeNumber
 
 PASSWORD_AGAIN = PasswordField(
     "Your password", validators=[DataRequired(message="Enter your password to confirm it is you.")]

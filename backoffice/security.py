@@ -17,12 +17,12 @@ from backoffice.forms import (
     PolicyForm,
     ReplaceAuthenticatorForm,
 )
-from shared import accounts, mfa, sessions, staff_admin, staff_policy
-from shared.authz import public, safe_next
-from shared.crypto import decrypt_text, encrypt_text
-from shared.errors import InvalidToken, NotFound, ServiceError
-from shared.forms import ConfirmForm
-from shared.ratelimits import code_door, password_again_door
+from shared.platform.crypto import decrypt_text, encrypt_text
+from shared.platform.errors import InvalidToken, NotFound, ServiceError
+from shared.security import accounts, mfa, sessions, staff_admin, staff_policy
+from shared.security.authz import public, safe_next
+from shared.web.forms import ConfirmForm
+from shared.web.ratelimits import code_door, password_again_door
 
 PENDING = "mfa_pending"
 # Signed-in staff may reach these before accepting the current policy.

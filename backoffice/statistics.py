@@ -9,11 +9,12 @@ from wtforms.fields import MonthField
 from wtforms.validators import Optional, ValidationError
 
 from backoffice import bp
-from shared import publication, statistics
-from shared.authz import MANAGERS, roles
-from shared.charts import bar_chart
-from shared.errors import ServiceError
-from shared.forms import Form
+from shared.platform.charts import bar_chart
+from shared.platform.errors import ServiceError
+from shared.platform.forms import Form
+from shared.security.authz import MANAGERS, roles
+from shared.statistics import publication
+from shared.statistics import queries as statistics
 
 
 class _Month(MonthField):

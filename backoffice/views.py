@@ -1,8 +1,9 @@
 
 from backoffice import bp, security
-from shared import accounts, auth_views
-from shared.authz import public
-from shared.ratelimits import guarded_door, password_again_door
+from shared.security import accounts
+from shared.security.authz import public
+from shared.web import sign_in as auth_views
+from shared.web.ratelimits import guarded_door, password_again_door
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

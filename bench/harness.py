@@ -36,7 +36,7 @@ BENCH_KEYS = {
 
 
 def bench_config(database_url: str, **extra) -> dict:
-    from shared.config import database_url as normalise
+    from shared.platform.config import database_url as normalise
 
     return {
         **BENCH_KEYS,
@@ -81,9 +81,9 @@ def prepare(app, cases: int, *, reuse: bool = True, log=print) -> dict:
     """Migrate and seed `cases` cases, or reuse a database that seed-scale filled with that many before."""
     from flask_migrate import upgrade
 
-    from shared.extensions import db
+    from shared.demo.scale import describe, seed_scale
     from shared.models import Case
-    from shared.scale import describe, seed_scale
+    from shared.platform.extensions import db
 
     with app.app_context():
         upgrade()
@@ -112,9 +112,9 @@ def add_page_placeholders(app, summary: dict) -> None:
     """Values the page table's paths use besides seed-scale's own: the case list's last page, references."""
     from sqlalchemy import select
 
-    from shared.casework import PAGE_SIZE
-    from shared.extensions import db
+    from shared.casework.cases import PAGE_SIZE
     from shared.models import Case
+    from shared.platform.extensions import db
 
     summary["last_page"] = max(1, -(-summary["cases"] // PAGE_SIZE))
     with app.app_context():
@@ -127,8 +127,8 @@ def add_page_placeholders(app, summary: dict) -> None:
 
 
 def account_for(who: str, summary: dict):
-    from shared.extensions import db
     from shared.models import Staff, Student
+    from shared.platform.extensions import db
 
     if who == "anonymous":
         return None
@@ -140,9 +140,9 @@ def account_for(who: str, summary: dict):
 
 
 def session_cookie(app, who: str, summary: dict) -> tuple[str, str] | None:
-    """(cookie name, value) for a fresh login session of `who`, made directly through shared.sessions.start:
+    """(cookie name, value) for a fresh login session of `who`, made directly through shared.security.sessions.start:
     no sign-in form, so a later extra sign-in step (staff TOTP) does not break the benchmark."""
-    from shared.transactions import writer_thread
+    from shared.platform.transactions import writer_thread
 
     # Signing in writes: on SQLite, a transaction that read first could not then write if a server's worker
     # committed in between ("database is locked" at once); a writer's transaction takes the lock first.
@@ -153,11 +153,11 @@ def session_cookie(app, who: str, summary: dict) -> tuple[str, str] | None:
 
 def session_cookie_for(app, account) -> tuple[str, str]:
     """(cookie name, value) signing `account` in (in the caller's app context), as the sign-in pages would."""
-    from shared import sessions
-    from shared.extensions import db
+    from shared.platform.extensions import db
+    from shared.security import sessions
 
     if account.kind == "staff":
-        from shared import staff_policy
+        from shared.security import staff_policy
 
         if not staff_policy.has_accepted_current(account):
             staff_policy.record_for_seed(account)  # staff must accept the policy before the back office
@@ -210,7 +210,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 def measure_pages(app, summary: dict, pages, *, repeats: int = 50, warmup: int = 5) -> list[dict]:
     """Server time (in-process, through the WSGI app) and SQL statements per request, for each page."""
-    from shared.extensions import db
+    from shared.platform.extensions import db
     from wsgi import settle_after_startup
 
     settle_after_startup()  # as a worker does once it has started (wsgi:app)
@@ -248,7 +248,7 @@ def measure_pages(app, summary: dict, pages, *, repeats: int = 50, warmup: int =
 
 
 def verify_timing(app) -> dict:
-    from shared import audit
+    from shared.audit import log as audit
 
     with app.app_context():
         started = time.perf_counter()
@@ -392,8 +392,8 @@ def check_status(port: int, path: str, cookie: str | None = None) -> None:
 
 
 def audit_count(app) -> int:
-    from shared.extensions import db
     from shared.models import AuditEvent
+    from shared.platform.extensions import db
 
     with app.app_context():
         return db.session.scalar(select(func.count(AuditEvent.id)))

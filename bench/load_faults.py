@@ -233,8 +233,8 @@ def _subject_events(action: str, kind: str, ids) -> dict[str, list[dict]]:
     """The details of each `action` audit event naming one of these records as its subject, by record id."""
     from sqlalchemy import select
 
-    from shared.extensions import db
     from shared.models import AuditEvent
+    from shared.platform.extensions import db
 
     ids = [str(i) for i in ids]
     found: dict[str, list[dict]] = {i: [] for i in ids}
@@ -262,8 +262,8 @@ def _orphan_events(action: str, kind: str, model, before_audit: int) -> list[str
     """Events of the run that name a record which is not stored."""
     from sqlalchemy import select
 
-    from shared.extensions import db
     from shared.models import AuditEvent
+    from shared.platform.extensions import db
 
     named = set(db.session.scalars(select(AuditEvent.subject_id).where(
         AuditEvent.action == action, AuditEvent.subject_kind == kind, AuditEvent.id > before_audit)))
@@ -275,8 +275,8 @@ def _orphan_events(action: str, kind: str, model, before_audit: int) -> list[str
 def _document_problems(docs, listed) -> list[str]:
     """The documents a record's audit event lists are exactly its rows, and each row's file is there, opens
     and matches its checksum."""
-    from shared import documents
-    from shared.errors import NotFound
+    from shared.casework import documents
+    from shared.platform.errors import NotFound
 
     problems = []
     if sorted(d.id for d in docs) != sorted(listed or []):
@@ -321,8 +321,8 @@ class CaseWrite(Write):
     def count(self, app, keys):
         from sqlalchemy import select
 
-        from shared.extensions import db
         from shared.models import Case
+        from shared.platform.extensions import db
 
         students = sorted({int(_split(k)[0]) for k in keys})
         with app.app_context():
@@ -335,8 +335,8 @@ class CaseWrite(Write):
         the documents that event lists, each with its file."""
         from sqlalchemy import select
 
-        from shared.extensions import db
         from shared.models import Case, Document, StudentProfile
+        from shared.platform.extensions import db
 
         problems = []
         with app.app_context():
@@ -376,8 +376,8 @@ class MessageWrite(Write):
     def count(self, app, keys):
         from sqlalchemy import select
 
-        from shared.extensions import db
         from shared.models import Case, Message
+        from shared.platform.extensions import db
 
         references = sorted({_split(k)[0] for k in keys})
         with app.app_context():
@@ -389,8 +389,8 @@ class MessageWrite(Write):
     def partial(self, app, before):
         from sqlalchemy import select
 
-        from shared.extensions import db
         from shared.models import Document, Message
+        from shared.platform.extensions import db
 
         problems = []
         with app.app_context():
@@ -425,8 +425,8 @@ class EntryWrite(Write):
     def count(self, app, keys):
         from sqlalchemy import select
 
-        from shared.extensions import db
         from shared.models import Case, CaseEntry, CaseEntryVersion
+        from shared.platform.extensions import db
 
         references = sorted({_split(k)[0] for k in keys})
         with app.app_context():
@@ -443,8 +443,8 @@ class EntryWrite(Write):
         from sqlalchemy import select
         from sqlalchemy.orm import selectinload
 
-        from shared.extensions import db
         from shared.models import CaseEntry
+        from shared.platform.extensions import db
 
         problems = []
         with app.app_context():
@@ -481,8 +481,8 @@ class RegisterWrite(Write):
     def count(self, app, keys):
         from sqlalchemy import func, select
 
-        from shared.extensions import db
         from shared.models import Student
+        from shared.platform.extensions import db
 
         counts = dict.fromkeys(keys, 0)
         with app.app_context():
@@ -497,8 +497,8 @@ class RegisterWrite(Write):
     def partial(self, app, before):
         from sqlalchemy import select
 
-        from shared.extensions import db
         from shared.models import AuditEvent, Student
+        from shared.platform.extensions import db
 
         with app.app_context():
             every_student = set(db.session.scalars(select(Student.id)))
@@ -520,7 +520,7 @@ def baseline(app) -> dict[str, int]:
     """The highest id in each table before the run: records above it were made during the run."""
     from sqlalchemy import text
 
-    from shared.extensions import db
+    from shared.platform.extensions import db
 
     with app.app_context():
         return {t: db.session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {t}")) for t in BASELINE_TABLES}  # noqa: S608
@@ -532,9 +532,9 @@ def orphan_files(app, started_at: float) -> list[tuple[str, float]]:
     file and committing could leave one."""
     from sqlalchemy import select
 
-    from shared import documents
-    from shared.extensions import db
+    from shared.casework import documents
     from shared.models import Document
+    from shared.platform.extensions import db
 
     with app.app_context():
         folder = documents.storage_dir()
@@ -727,10 +727,11 @@ def prepare_people(app, students: int, officers: int) -> dict:
     import pyotp
     from sqlalchemy import select
 
-    from shared import casework, mfa, staff_policy
-    from shared.extensions import db
+    from shared.casework import cases as casework
+    from shared.demo.scale import SCALE_STAFF_PASSWORD
     from shared.models import Case, CaseStatus, Staff, Student
-    from shared.scale import SCALE_STAFF_PASSWORD
+    from shared.platform.extensions import db
+    from shared.security import mfa, staff_policy
 
     with app.app_context():
         ids = db.session.scalars(select(Student.id).where(Student.email.like("scale-%")).order_by(Student.id)).all()
@@ -795,7 +796,7 @@ def run(args) -> dict:
             from flask_migrate import upgrade
 
             upgrade()
-        from shared.scale import seed_scale
+        from shared.demo.scale import seed_scale
 
         with app.app_context():
             seed_scale(args.seed_cases)
@@ -844,7 +845,7 @@ def run(args) -> dict:
         report.update(analyse(app, writes, log, health, before))
         report["audit"] = harness.verify_timing(app)["result"]
         with app.app_context():
-            from shared.extensions import db
+            from shared.platform.extensions import db
 
             db.engine.dispose()
     finally:

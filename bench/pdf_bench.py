@@ -11,7 +11,7 @@ database, then measures, each in a fresh process so that peak memory is its own:
 - bare: `weasyprint.HTML(string=same_html).write_pdf()`, the same HTML with the stylesheet given as a
   file, no tagging, default fetcher;
 - bare tagged: the same, with `pdf_variant="pdf/ua-1"` (what tagging alone costs);
-- bare tagged, mended: the same again with the project's mending of pydyf (shared.pdf: pydyf 0.13 rebuilds
+- bare tagged, mended: the same again with the project's mending of pydyf (shared.platform.pdf: pydyf 0.13 rebuilds
   every page's reference once per node of the tag tree, which made tagging grow with the square of the
   length), so that project/mended is the project's own work alone.
 
@@ -58,8 +58,8 @@ def build(workdir: Path, entries: int) -> None:
 
     from flask_migrate import upgrade
 
-    from shared.extensions import db
     from shared.models import Case, CaseEntry, CaseEntryVersion, Staff, Student, StudentProfile, utcnow
+    from shared.platform.extensions import db
 
     app = make_app(workdir)
     with app.app_context():
@@ -100,8 +100,8 @@ def measure(workdir: Path, what: str, repeat: int) -> dict:
     if what in ("bare", "bare-tagged", "bare-tagged-mended"):
         from weasyprint import HTML
 
-        if what == "bare-tagged-mended":  # with the project's mending of pydyf (shared.pdf), nothing else of it
-            from shared import pdf as pdf_module
+        if what == "bare-tagged-mended":  # with the project's mending of pydyf (shared.platform.pdf), nothing else of it
+            from shared.platform import pdf as pdf_module
 
             pdf_module._cache_page_references()
 
@@ -121,11 +121,11 @@ def measure(workdir: Path, what: str, repeat: int) -> dict:
 
     from flask import current_app
 
-    from shared import pdf as pdf_module
-    from shared.crypto import encrypt_bytes
-    from shared.extensions import db
     from shared.models import Student
-    from shared.records import collect
+    from shared.platform import pdf as pdf_module
+    from shared.platform.crypto import encrypt_bytes
+    from shared.platform.extensions import db
+    from shared.subject_access.records import collect
 
     with app.app_context():
         student_id = db.session.query(Student.id).scalar()

@@ -57,7 +57,7 @@ def run(*, database: str, scales: list[int], repeats: int, seconds: float, skip_
             if not skip_throughput:
                 entry["throughput"] = harness.throughput(app, url, summary, PAGES, seconds=seconds)
         report["scales"][str(cases)] = entry
-        from shared.extensions import db
+        from shared.platform.extensions import db
 
         with app.app_context():
             db.engine.dispose()

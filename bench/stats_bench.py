@@ -29,8 +29,8 @@ CHUNK = 10_000
 def build_app(url: str, instance: str, reset: bool):
     from flask_migrate import upgrade
 
-    from shared.config import database_url
-    from shared.crypto import generate_key
+    from shared.platform.config import database_url
+    from shared.platform.crypto import generate_key
     from wsgi import create_app
 
     app = create_app({
@@ -40,7 +40,7 @@ def build_app(url: str, instance: str, reset: bool):
         "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1,
     })
     with app.app_context():
-        from shared.extensions import db
+        from shared.platform.extensions import db
 
         if reset and db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -51,9 +51,9 @@ def build_app(url: str, instance: str, reset: bool):
 
 
 def populate(n: int, seed: int = 7) -> dict:
-    from shared.extensions import db
     from shared.models import Case, Consent, ListItem, Staff, Student
-    from shared.passwords import hash_password
+    from shared.platform.extensions import db
+    from shared.platform.passwords import hash_password
 
     rnd = random.Random(seed)
     pw = hash_password("bench manager passphrase")
@@ -123,7 +123,7 @@ def bench(n: int, url: str | None, reset: bool, runs: int) -> None:
         db_url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         app = build_app(db_url, tmp, reset or url is None)
         with app.app_context():
-            from shared.extensions import db
+            from shared.platform.extensions import db
 
             t0 = time.perf_counter()
             made = populate(n)
@@ -154,7 +154,8 @@ def bench(n: int, url: str | None, reset: bool, runs: int) -> None:
 
         def csv_export():
             with app.app_context():
-                from shared import publication, statistics
+                from shared.statistics import publication
+                from shared.statistics import queries as statistics
 
                 publication.publishable_report(statistics.Filters(first, last), publication.policy())
 

@@ -8,12 +8,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from portal import bp
-from shared import access
-from shared.errors import NotFound, ServiceError
-from shared.extensions import db
-from shared.forms import Form
 from shared.models import Case
-from shared.web import render_error
+from shared.platform.errors import NotFound, ServiceError
+from shared.platform.extensions import db
+from shared.platform.forms import Form
+from shared.subject_access import requests as access
+from shared.web.hooks import render_error
 
 
 class AccessRequestForm(Form):

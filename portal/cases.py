@@ -17,24 +17,19 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from portal import bp
-from shared import casework, documents
-from shared.casework import CHANNELS, MEETING, URGENCY, IntakeAnswers, InvalidAnswers
-from shared.casework_web import (
-    FriendlyDateField,
-    or_404,
-    send_download,
-    show_errors,
-    uploads_from,
-)
-from shared.errors import NotFound
-from shared.forms import Form, MultiCheckboxField
+from shared.casework import cases as casework
+from shared.casework import documents
+from shared.casework.cases import CHANNELS, MEETING, URGENCY, IntakeAnswers, InvalidAnswers
+from shared.platform.errors import NotFound
+from shared.platform.forms import Form, FriendlyDateField, MultiCheckboxField
+from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
 
 bp.add_app_template_filter(casework.to_local, "local")
 bp.add_app_template_filter(casework.day_text, "day")
 
 
 class IntakeForm(Form):
-    """Fields only: every rule lives in shared.casework.clean_intake, which the form's errors come from."""
+    """Fields only: every rule lives in shared.casework.cases.clean_intake, which the form's errors come from."""
 
     full_name = StringField("Full name")
     preferred_name = StringField("Preferred name (optional)", description="If you would like us to use another name.")

@@ -6,12 +6,15 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal import bp
-from shared import casework, consent, consent_receipts, consent_requests
-from shared.casework_web import show_errors
-from shared.consent_forms import ConfirmConsentForm, ConsentDetailsForm
-from shared.errors import NotFound, ServiceError, ValidationFailed
-from shared.forms import ConfirmForm
-from shared.web import render_error
+from shared.casework import cases as casework
+from shared.consent import gate as consent
+from shared.consent import receipts as consent_receipts
+from shared.consent import requests as consent_requests
+from shared.consent.forms import ConfirmConsentForm, ConsentDetailsForm
+from shared.platform.errors import NotFound, ServiceError, ValidationFailed
+from shared.web.casework_views import show_errors
+from shared.web.forms import ConfirmForm
+from shared.web.hooks import render_error
 
 REVIEW_FIELDS = {"shown_sha256", "confirm", "typed_name"}
 

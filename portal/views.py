@@ -2,12 +2,13 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal import bp
-from shared import accounts, auth_views
-from shared import erasure as erasure_service
-from shared.authz import public
-from shared.errors import InvalidToken, ValidationFailed
-from shared.forms import ErasureRequestForm, RegisterForm
-from shared.ratelimits import guarded_door, password_again_door
+from shared.lifecycle import erasure as erasure_service
+from shared.platform.errors import InvalidToken, ValidationFailed
+from shared.security import accounts
+from shared.security.authz import public
+from shared.web import sign_in as auth_views
+from shared.web.forms import ErasureRequestForm, RegisterForm
+from shared.web.ratelimits import guarded_door, password_again_door
 
 
 @bp.get("/")

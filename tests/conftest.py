@@ -13,7 +13,7 @@ from flask import current_app, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
-from shared.crypto import generate_key
+from shared.platform.crypto import generate_key
 from tests import factories
 
 pytest_plugins = ["tests.plugin"]
@@ -28,7 +28,7 @@ TEST_KEYS = {
 def test_config(tmp_path_factory) -> dict:
     instance = tmp_path_factory.mktemp("instance")
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{instance / 'test.db'}"
-    from shared.config import database_url
+    from shared.platform.config import database_url
 
     return {
         **TEST_KEYS,
@@ -52,7 +52,7 @@ class FreshContextClient(FlaskClient):
     def open(self, *args, **kwargs):
         if has_app_context():
             # End the test's own read transaction, so the test sees what the request writes.
-            from shared.extensions import db
+            from shared.platform.extensions import db
 
             db.session.commit()
         with self.application.app_context():
@@ -68,7 +68,7 @@ def app(tmp_path_factory):
     app = create_app(test_config(tmp_path_factory))
     app.test_client_class = FreshContextClient
     with app.app_context():
-        from shared.extensions import db
+        from shared.platform.extensions import db
 
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -83,9 +83,10 @@ def app(tmp_path_factory):
 def _file_stores(test_root: Path) -> tuple[Path, ...]:
     """The folders where the app writes encrypted files for rows (documents; copies of records), which must be
     inside this run's temporary folder: the per-test cleanup empties them."""
-    from shared import access, documents
+    from shared.casework import documents
+    from shared.subject_access import copy_store
 
-    stores = (documents.storage_dir(), access.copies_dir())
+    stores = (documents.storage_dir(), copy_store.copies_dir())
     for folder in stores:
         assert folder.resolve().is_relative_to(test_root.resolve()), f"{folder} is not a test folder"
     return stores
@@ -138,9 +139,9 @@ def _clean(request):
         yield
         return
     app = request.getfixturevalue("app")
-    from shared import reference_data
-    from shared.extensions import db
-    from shared.mail import sent_messages
+    from shared.casework import reference_data
+    from shared.platform.extensions import db
+    from shared.platform.mail import sent_messages
 
     with app.app_context():
         _empty_database(db)
@@ -160,7 +161,7 @@ def ctx(app):
 
 @pytest.fixture
 def db(ctx):
-    from shared.extensions import db
+    from shared.platform.extensions import db
 
     return db
 
@@ -219,8 +220,8 @@ def totp_code(account, secret: str = factories.TOTP_SECRET) -> str:
 
     import pyotp
 
-    from shared.extensions import db
     from shared.models import Staff
+    from shared.platform.extensions import db
 
     last = db.session.execute(
         Staff.__table__.select().where(Staff.__table__.c.id == account.id)
@@ -325,7 +326,7 @@ def _limiter_isolation():
     """Any app built during a test (rate-limited, production-mode) may switch the shared limiter on:
     give the other tests theirs back, off and empty."""
     yield
-    from shared.extensions import limiter
+    from shared.platform.extensions import limiter
 
     if limiter.enabled and getattr(limiter, "_storage", None) is not None:
         limiter.reset()

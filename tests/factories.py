@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-from shared import staff_policy
-from shared.extensions import db
-from shared.mfa import enrol_for_demo
 from shared.models import Staff, Student, utcnow
-from shared.passwords import hash_password
+from shared.platform.extensions import db
+from shared.platform.passwords import hash_password
+from shared.security import staff_policy
+from shared.security.mfa import enrol_for_demo
 
 PASSWORD = "correct horse battery staple 42"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # every factory staff account's authenticator secret

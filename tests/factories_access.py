@@ -7,8 +7,7 @@ import itertools
 import uuid
 from datetime import timedelta
 
-from shared import documents
-from shared.extensions import db
+from shared.casework import documents
 from shared.models import (
     AccessRequest,
     Appointment,
@@ -24,6 +23,7 @@ from shared.models import (
     StudentProfile,
     utcnow,
 )
+from shared.platform.extensions import db
 
 _seq = itertools.count(1)
 
@@ -157,7 +157,7 @@ def make_full_record(student, officer, *, tag: str = "") -> dict:
 
 
 def make_request(student, *, case=None, received_at=None, status="received") -> AccessRequest:
-    from shared.deadlines import one_month_after, service_date
+    from shared.subject_access.deadlines import one_month_after, service_date
 
     received_at = received_at or utcnow()
     day = service_date(received_at)
@@ -172,7 +172,7 @@ def make_request(student, *, case=None, received_at=None, status="received") -> 
 def review_and_release(officer, req, *, releaser=None):
     """Through the services, as an officer would: mark the copy reviewed, then release it (by `releaser`, or
     the same officer). Returns the render job."""
-    from shared import access
+    from shared.subject_access import requests as access
 
     access.mark_reviewed(officer, req.id)
     return access.release(releaser or officer, req.id)
@@ -183,7 +183,8 @@ def make_request_in(state, student, officer, *, redactor=None):
     the application itself can reach. A released copy is rendered (JOBS_MODE sync); 'releasing' keeps the job
     queued; 'expired' is a released copy past its download period, discarded. With `redactor`, that officer
     withholds the profile first (the copy then holds a redaction)."""
-    from shared import access, jobs
+    from shared.subject_access import jobs
+    from shared.subject_access import requests as access
 
     req = make_request(student)
     if redactor is not None:

@@ -6,9 +6,9 @@ import io
 import zipfile
 from datetime import timedelta
 
-from shared import casework
-from shared.casework import IntakeAnswers
-from shared.documents import Upload
+from shared.casework import cases as casework
+from shared.casework.cases import IntakeAnswers
+from shared.casework.documents import Upload
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from shared.consent import Recipient
-from shared.extensions import db
+from shared.consent.gate import Recipient
 from shared.models import Consent, utcnow
+from shared.platform.extensions import db
 
 TUTOR = Recipient("Dr Pat Tutorname", "Fictional College")
 GP = Recipient("Dr Sam Practice", "Imaginary Health Centre")
@@ -40,7 +40,7 @@ def give_consent(student, recipient: Recipient = TUTOR, *, scopes=("summary",), 
 
 def breach_proposal(*consultees, **overrides):
     """A draft breach decision on the safety ground, put to `consultees` (other advice officers)."""
-    from shared.breach import Proposal
+    from shared.consent.breach import Proposal
 
     values = dict(ground="safety", situation="The student described a plan to harm themselves tonight.",
                   achieves="The crisis team can reach them today.", recipient_name="Duty Team",
@@ -51,7 +51,7 @@ def breach_proposal(*consultees, **overrides):
 
 def breach_decision(**overrides):
     """The requesting officer's decision to proceed, disclosing a summary by phone, the student told."""
-    from shared.breach import BreachDecision
+    from shared.consent.breach import BreachDecision
 
     values = dict(proceed=True, recipient_name="Duty Team", recipient_organisation="Fictional Crisis Service",
                   scope="summary", method="phone", what="Name, address and the risk described.",
@@ -64,7 +64,7 @@ def consulted_breach(officer, colleague, case, *, advice: str = "Call the crisis
                      **decision_overrides):
     """A breach recorded the way the policy asks: `officer` asks `colleague`, who advises in their own
     session, then `officer` decides to proceed."""
-    from shared import breach
+    from shared.consent import breach
 
     req = breach.request_consultation(officer, case.reference, proposal or breach_proposal(colleague))
     breach.give_advice(colleague, req.id, advice)

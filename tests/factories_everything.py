@@ -2,19 +2,24 @@
 own marker, so a test can look for every one of them in the database. All people and words are invented.
 
 `fill_every_encrypted_field` returns {label: marker} for the fields it wrote ("table.field", as
-`shared.keyrotation.encrypted_fields()` names them). The tests compare that with the encrypted fields the
+`shared.lifecycle.keyrotation.encrypted_fields()` names them). The tests compare that with the encrypted fields the
 models declare, so a new encrypted field fails them until this journey writes it too."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from shared import access, breach, casework, consent, consent_requests, erasure
-from shared.breach import BreachDecision, Proposal
-from shared.casework import Upload
-from shared.consent import ConsentDetails
-from shared.extensions import db
+from shared.casework import cases as casework
+from shared.casework.cases import Upload
+from shared.consent import breach
+from shared.consent import gate as consent
+from shared.consent import requests as consent_requests
+from shared.consent.breach import BreachDecision, Proposal
+from shared.consent.gate import ConsentDetails
+from shared.lifecycle import erasure
 from shared.models import utcnow
+from shared.platform.extensions import db
+from shared.subject_access import requests as access
 from tests.factories import make_staff
 from tests.factories_casework import PDF, make_case
 

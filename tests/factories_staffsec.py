@@ -7,9 +7,7 @@ import hashlib
 import itertools
 from datetime import timedelta
 
-from shared.crypto import current_key_id, encrypt_bytes, new_uid
-from shared.documents import storage_dir as documents_dir
-from shared.extensions import db
+from shared.casework.documents import storage_dir as documents_dir
 from shared.models import (
     Case,
     CaseEntry,
@@ -21,6 +19,8 @@ from shared.models import (
     StudentProfile,
     utcnow,
 )
+from shared.platform.crypto import current_key_id, encrypt_bytes, new_uid
+from shared.platform.extensions import db
 
 _seq = itertools.count(1)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from shared.extensions import db
 from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, StudentProfile
+from shared.platform.extensions import db
 from tests import factories
 
 _ref = itertools.count(1)

@@ -49,7 +49,7 @@ ADMIN = Rule("ADMIN", "staff", frozenset({"admin"}))  # @roles("admin")
 
 
 def _token(purpose: str, account) -> str:
-    from shared.accounts import make_token
+    from shared.security.accounts import make_token
 
     return make_token(purpose, account)
 

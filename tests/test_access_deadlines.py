@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.deadlines import (
+from shared.subject_access.deadlines import (
     add_months,
     days_left,
     due_date,

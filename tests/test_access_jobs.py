@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared import access, jobs
 from shared.models import AccessRequest, RenderJob, utcnow
+from shared.subject_access import jobs
+from shared.subject_access import requests as access
 from tests import factories_access as fa
 
 
@@ -50,7 +51,7 @@ def test_release_in_a_request_only_queues_and_a_background_thread_renders(studen
 
 def test_a_failed_render_is_recorded_and_can_be_retried(student, officer, officer_browser, db, monkeypatch):
     req = fa.make_request(student)
-    monkeypatch.setattr("shared.pdf.render_pdf", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom: Alex's note")))
+    monkeypatch.setattr("shared.platform.pdf.render_pdf", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom: Alex's note")))
     fa.review_and_release(officer, req)
     db.session.expire_all()
     job = db.session.query(RenderJob).one()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.extensions import db as _db
-from shared.mail import sent_messages
 from shared.models import AccessRequest, AuditEvent, Redaction, utcnow
+from shared.platform.extensions import db as _db
+from shared.platform.mail import sent_messages
 from tests import factories_access as fa
 from tests.support.pdf import text as pdf_text
 
@@ -135,7 +135,7 @@ def test_extension_within_the_first_month_is_explained_to_the_student(student, o
     db.session.expire_all()
     req = db.session.get(AccessRequest, req.id)
     assert req.extension_months == 2 and req.extension_told_at is not None
-    from shared.deadlines import add_months
+    from shared.subject_access.deadlines import add_months
 
     assert req.due_on == add_months(req.received_on, 3)
     shown = student_browser.get(f"/records/{req.id}").get_data(as_text=True)
@@ -147,8 +147,8 @@ def test_extension_within_the_first_month_is_explained_to_the_student(student, o
 def test_extension_after_the_first_month_is_refused(student, officer, db):
     import pytest
 
-    from shared import access
-    from shared.errors import ValidationFailed
+    from shared.platform.errors import ValidationFailed
+    from shared.subject_access import requests as access
 
     req = fa.make_request(student, received_at=utcnow() - timedelta(days=40))
     with pytest.raises(ValidationFailed, match="first month has passed"):
@@ -207,7 +207,7 @@ def test_progress_page_shows_progress_without_a_timed_refresh(student, officer, 
 
 
 def test_every_page_renders_in_every_state(student, officer, student_browser, officer_browser, db):
-    from shared import access
+    from shared.subject_access import requests as access
 
     fa.make_full_record(student, officer)
     received = fa.make_request(student)

@@ -1,4 +1,4 @@
-"""shared/pdf.py: tagged, titled PDFs from plain data, with a URL fetcher that reaches nothing outside."""
+"""shared/platform/pdf.py: tagged, titled PDFs from plain data, with a URL fetcher that reaches nothing outside."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from shared import pdf
-from shared.records import collect
+from shared.platform import pdf
+from shared.subject_access.records import collect
 from tests import factories_access as fa
 from tests.support import pdf as read
 from tests.support.pdf import text as pdf_text

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared import access
-from shared.records import RedactionRule, collect
+from shared.subject_access import requests as access
+from shared.subject_access.records import RedactionRule, collect
 from tests import factories_access as fa
 from tests.support.pdf import attachment_names
 from tests.support.pdf import text as pdf_text
@@ -18,7 +18,7 @@ def full(student, officer):
 
 
 def render(req) -> str:
-    from shared.pdf import render_pdf
+    from shared.platform.pdf import render_pdf
 
     record = access.contents(req, load_files=True)
     return pdf_text(render_pdf("records.html", access.render_context(req, record), title="t"))
@@ -99,7 +99,7 @@ def test_an_officers_note_is_left_out_only_by_a_recorded_redaction(student, offi
 
 
 def test_images_are_included_and_pdfs_attached(student, officer, full):
-    from shared.pdf import render_pdf
+    from shared.platform.pdf import render_pdf
 
     png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
            b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from shared import access
 from shared.models import AccessRequest, AccessStatus, AuditEvent, RenderJob
+from shared.subject_access import requests as access
 from tests import factories_access as fa
 
 STATES = [s.value for s in AccessStatus]
@@ -29,7 +29,7 @@ REFUSED_MOVES = [(state, action) for state in STATES for action in access.ACTION
 def _a_small_pdf(monkeypatch):
     """These tests are about states, not the copy's contents (tests/test_access_pdf.py): the PDF engine is
     replaced by a tiny stand-in, so reaching 'released' costs no rendering."""
-    monkeypatch.setattr("shared.pdf.render_pdf", lambda *args, **kwargs: b"%PDF-1.7 a fictional copy")
+    monkeypatch.setattr("shared.platform.pdf.render_pdf", lambda *args, **kwargs: b"%PDF-1.7 a fictional copy")
 
 
 def _post(officer_browser, req, action):

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.accounts import InvalidEmail, normalise_email
-from shared.mail import sent_messages
 from shared.models import Student
+from shared.platform.mail import sent_messages
+from shared.security.accounts import InvalidEmail, normalise_email
 from tests import factories
 from tests.conftest import Browser
 
@@ -78,7 +78,7 @@ def test_registering_a_look_alike_of_an_address_in_use_is_that_account(ctx, brow
             "/register", {"email": spelling, "password": factories.PASSWORD, "confirm": factories.PASSWORD}
         )
         assert resp.status_code == 200 and "Check your email" in resp.get_data(as_text=True)
-    from shared.extensions import db
+    from shared.platform.extensions import db
 
     assert [s.id for s in db.session.query(Student).all()] == [existing.id]  # no second account
     assert [(m["To"], m["Subject"]) for m in sent_messages()] == [(ADDRESS, "Your Advice Service account")] * 2

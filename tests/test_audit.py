@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from shared import audit
+from shared.audit import log as audit
 from shared.models import AuditEvent
 from tests.conftest import listening
 
@@ -93,7 +93,7 @@ def test_concurrent_writers_do_not_fork_the_chain(app, db):
 
     def writer(k):
         with app.app_context():
-            from shared.extensions import db as thread_db
+            from shared.platform.extensions import db as thread_db
 
             try:
                 for i in range(10):

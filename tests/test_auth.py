@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from shared.mail import sent_messages
 from shared.models import LoginSession
+from shared.platform.mail import sent_messages
 from tests import factories
 
 
@@ -227,10 +227,10 @@ def test_a_local_email_is_written_as_plain_text_with_its_link_printed_whole(app,
 
     monkeypatch.setitem(app.config, "MAIL_BACKEND", "outbox")
     # the migrations' logging set-up (fileConfig) turns off loggers made before it, in the tests' process only
-    monkeypatch.setattr(logging.getLogger("shared.mail"), "disabled", False)
+    monkeypatch.setattr(logging.getLogger("shared.platform.mail"), "disabled", False)
     folder = Path(app.instance_path) / "mail"
     before = set(folder.glob("*")) if folder.exists() else set()
-    with caplog.at_level("WARNING", logger="shared.mail"):
+    with caplog.at_level("WARNING", logger="shared.platform.mail"):
         browser.submit(
             "/register",
             {"email": "new.person@example.ac.uk", "password": factories.PASSWORD, "confirm": factories.PASSWORD},

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bench import harness, run
 from bench.floor import drop_floor_tables
 from bench.pages import PAGES, Page
-from shared.scale import seed_scale
+from shared.demo.scale import seed_scale
 
 
 def test_every_listed_page_answers_200_with_its_statements_counted(app, db):
@@ -74,7 +74,7 @@ def test_percentile():
 
 def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_windows(app, db):
     from bench import load_faults as lf
-    from shared import audit
+    from shared.audit import log as audit
     from shared.models import Student
 
     before = lf.baseline(app)
@@ -116,8 +116,9 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
     """Casework free text is encrypted at rest: the load test finds each submission by the marker in its
     decrypted text, and a record without its audit event or a document without its file is partial."""
     from bench import load_faults as lf
-    from shared import casework, documents
-    from shared.documents import Upload
+    from shared.casework import cases as casework
+    from shared.casework import documents
+    from shared.casework.documents import Upload
     from shared.models import Document, utcnow
     from tests import factories
     from tests.factories_casework import PDF, make_case

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from shared import casework, documents
-from shared.documents import Upload, detect_type
+from shared.casework import cases as casework
+from shared.casework import documents
+from shared.casework.documents import Upload, detect_type
 from shared.models import AuditEvent, Case, Document
 from tests.factories_casework import DOCX, PDF, PNG, intake_form, make_case, zip_of
 

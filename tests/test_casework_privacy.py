@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from shared import casework
-from shared.mail import sent_messages
+from shared.casework import cases as casework
 from shared.models import AuditEvent
+from shared.platform.mail import sent_messages
 from tests.factories_casework import make_case
 
 MARK = "ZEBRA-CONFIDENTIAL-7731"

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shared import casework
-from shared.mail import sent_messages
+from shared.casework import cases as casework
 from shared.models import AuditEvent, Case, CaseEntryVersion
+from shared.platform.mail import sent_messages
 from tests import factories
 from tests.conftest import listening
 from tests.factories_casework import make_case

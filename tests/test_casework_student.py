@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shared import casework, mail
-from shared.mail import sent_messages
+from shared.casework import cases as casework
 from shared.models import AuditEvent, Case, CaseDraft, Document, StudentProfile
+from shared.platform import mail
+from shared.platform.mail import sent_messages
 from tests import factories
 from tests.factories_casework import PDF, intake_form, make_case
 

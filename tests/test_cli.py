@@ -41,10 +41,11 @@ def test_demo_logins_work(app, db):
 def test_the_demo_manager_can_publish_the_demo_history_and_small_cells_are_still_suppressed(app, db):
     """A person trying the demo sees the publishable report work: the demo's six past months may be published,
     as CSV and as PDF, and small counts in them are still hidden."""
-    from shared import demo_history, publication
-    from shared.cli import seed_demo
-    from shared.disclosure_control import SUPPRESSED_MARK
-    from shared.statistics import Filters
+    from shared.demo import history as demo_history
+    from shared.demo.seed import seed_demo
+    from shared.statistics import publication
+    from shared.statistics.disclosure_control import SUPPRESSED_MARK
+    from shared.statistics.queries import Filters
 
     manager, policy = seed_demo()["manager"], publication.policy()
     first, last = demo_history.period(utcnow().date())
@@ -59,9 +60,9 @@ def test_the_demo_manager_can_publish_the_demo_history_and_small_cells_are_still
 def test_the_demo_history_leaves_the_current_month_to_the_demo_student(app, db):
     """The history is closed and in the past: the officers' work is still the demo student's few cases, and a
     report reaching this month is refused (too few cases in it), which the demo can show too."""
-    from shared import publication
-    from shared.cli import seed_demo
-    from shared.statistics import DisclosureRisk, Filters
+    from shared.demo.seed import seed_demo
+    from shared.statistics import publication
+    from shared.statistics.queries import DisclosureRisk, Filters
 
     made = seed_demo()
     others_open = select(func.count(Case.id)).where(Case.student_id != made["student"].id,
@@ -124,8 +125,8 @@ def test_demo_mfa_code_refuses_accounts_seed_demo_did_not_make(app, db, officer,
 
 def test_demo_mfa_code_refuses_in_production(monkeypatch, tmp_path):
     """Run outside the tests' app context, so the command runs in the production app it is given."""
-    from shared.cli import DEMO_ACCOUNTS
-    from shared.crypto import generate_key
+    from shared.demo.seed import DEMO_ACCOUNTS
+    from shared.platform.crypto import generate_key
     from wsgi import create_app
 
     for key, value in {

@@ -9,8 +9,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from shared.deadlines import SERVICE_TZ, add_months, service_today
 from shared.models import AuditEvent, Consent, Disclosure
+from shared.subject_access.deadlines import SERVICE_TZ, add_months, service_today
 from tests.factories_access import make_case as make_case_opened_on
 from tests.factories_access import make_document
 from tests.factories_casework import make_case
@@ -193,7 +193,7 @@ def test_officer_records_a_withdrawal_the_student_gave_in_person(db, student, of
 
 
 def test_every_new_staff_page_renders(db, student, officer, manager_browser):
-    from shared import breach
+    from shared.consent import breach
     from shared.models import utcnow
 
     case = make_case(student)

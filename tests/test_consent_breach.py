@@ -12,11 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shared import access, breach
-from shared.consent import InvalidConsent
-from shared.deadlines import service_today
-from shared.errors import ConsentRequired, PermissionDenied
-from shared.mail import sent_messages
+from shared.consent import breach
+from shared.consent.gate import InvalidConsent
 from shared.models import (
     BreachConsultation,
     BreachConsultationRequest,
@@ -26,6 +23,10 @@ from shared.models import (
     utcnow,
 )
 from shared.models.consent import ImmutableRecord
+from shared.platform.errors import ConsentRequired, PermissionDenied
+from shared.platform.mail import sent_messages
+from shared.subject_access import requests as access
+from shared.subject_access.deadlines import service_today
 from tests.factories import make_staff
 from tests.factories_access import make_breach
 from tests.factories_casework import make_case
@@ -223,7 +224,7 @@ def test_breach_record_cannot_be_edited_or_deleted_only_added_to(db, student, of
 
 
 def test_a_disclosure_never_rests_on_a_breach_decided_without_advice(db, student, officer, colleague):
-    from shared import consent as gate
+    from shared.consent import gate as gate
 
     b = make_breach(student, officer, case=make_case(student))  # no request, no advice, no urgent reason
     with pytest.raises(ConsentRequired, match="given their advice"):
@@ -283,7 +284,7 @@ def test_a_consultee_that_is_no_advice_officer_is_refused_with_a_message(db, stu
 def _seed_terrorism(student, officer, colleague):
     case = make_case(student)
     consent_row = give_consent(student)
-    from shared import consent as gate
+    from shared.consent import gate as gate
 
     gate.record_disclosure(officer, student, "summary", gate.Recipient(consent_row.recipient_name, consent_row.recipient_organisation),
                            what="Shared with consent", method="email", case=case)
@@ -325,7 +326,7 @@ def test_terrorism_ground_never_shown_to_student(app, db, student, officer, coll
     record = access.contents(req)
     text = repr(record)
     assert not any(t in text for t in TRACES)
-    from shared.pdf import render_pdf
+    from shared.platform.pdf import render_pdf
 
     pdf = pdf_text(render_pdf("records.html", access.render_context(req, record), title="t"))
     assert "Shared with consent" in pdf and not any(t in pdf for t in TRACES)

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from shared import consent as gate
+from shared.consent import gate as gate
 from shared.models import Disclosure, ThirdPartyEnquiry
 from tests.factories_consent import GP, TUTOR, TUTORS_COLLEAGUE, give_consent
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shared import consent as gate
-from shared.deadlines import add_months, service_today
-from shared.errors import ConsentRequired
+from shared.consent import gate as gate
 from shared.models import AuditEvent, Consent
+from shared.platform.errors import ConsentRequired
+from shared.subject_access.deadlines import add_months, service_today
 from tests.factories_casework import make_case
 from tests.factories_consent import GP, TUTOR, give_consent
 

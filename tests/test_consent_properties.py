@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shared import consent as gate
-from shared.errors import ConsentRequired
+from shared.consent import gate as gate
 from shared.models import Consent, Disclosure
+from shared.platform.errors import ConsentRequired
 from tests.factories import make_staff, make_student
 from tests.factories_consent import give_consent
 
@@ -148,7 +148,7 @@ def test_recorded_consent_is_given_after_first_contact_and_lasts_at_most_the_max
     past nor more than CONSENT_MAX_MONTHS after the day it was given; an accepted consent runs from that day."""
     from datetime import time
 
-    from shared.deadlines import SERVICE_TZ, add_months, service_today
+    from shared.subject_access.deadlines import SERVICE_TZ, add_months, service_today
     from tests.factories_access import make_case
 
     today = service_today()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from shared.mail import sent_messages
 from shared.models import Consent, ConsentRequest
+from shared.platform.mail import sent_messages
 from tests.factories_casework import make_case
 from tests.factories_consent import TUTOR
 from tests.test_consent_portal import confirm

@@ -19,11 +19,12 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError as PdfError
 from sqlalchemy import select
 
-from shared import access, retention
-from shared import consent as gate
-from shared.extensions import db
-from shared.mail import sent_messages
+from shared.consent import gate as gate
+from shared.lifecycle import retention
 from shared.models import AccessRequest, Case, Consent, Document, ErasureRequest, Student, utcnow
+from shared.platform.extensions import db
+from shared.platform.mail import sent_messages
+from shared.subject_access import requests as access
 from tests import factories_access as fa
 from tests.conftest import Browser, _signed_in
 from tests.factories import PASSWORD, make_staff, make_student

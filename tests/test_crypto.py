@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import text
 
-from shared import crypto
 from shared.models import Case, CaseEntry, CaseEntryVersion, utcnow
+from shared.platform import crypto
 from tests import factories
 
 MARKER = "ZEBRA-MARKER-7731 my landlord shouted at me"

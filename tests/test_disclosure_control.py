@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.disclosure_control import (
+from shared.statistics.disclosure_control import (
     PRIMARY,
     SECONDARY,
     SMALL_GROUP,

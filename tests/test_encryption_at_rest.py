@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import JSON, String, Text, select
 
-from shared import keyrotation
-from shared.crypto import PREFIX
+from shared.lifecycle import keyrotation
 from shared.models import Base
+from shared.platform.crypto import PREFIX
 from tests.factories_everything import fill_every_encrypted_field
 
 # Columns kept in clear on purpose, with the reason. Anything a student or an officer writes in their own

@@ -11,7 +11,7 @@ import pytest
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
-from shared.forms import NUMBER_MAX, RecordChoices, WholeNumber
+from shared.platform.forms import NUMBER_MAX, RecordChoices, WholeNumber
 from tests import factories_access
 from tests.forms import forms_in
 from tests.hostile import Cast, csrf_token
@@ -127,7 +127,7 @@ def test_every_integer_form_field_is_a_bounded_one(app):
         if (issubclass(unbound.field_class, IntegerField) and not issubclass(unbound.field_class, WholeNumber))
         or unbound.kwargs.get("coerce") is int
     )
-    assert not loose, f"use shared.forms.WholeNumber or a Record...Field for these: {loose}"
+    assert not loose, f"use shared.platform.forms.WholeNumber or a Record...Field for these: {loose}"
     assert {"consent_id", "document_ids", "evidence_document_id", "officer_id", "duration_minutes",
             "years"} <= _integer_field_names()
 

@@ -73,7 +73,7 @@ def _answered_safely(resp, request: str) -> None:
 
 @pytest.mark.parametrize("endpoint", PAGES)
 def test_forms_survive_hostile_input(app, ctx, endpoint):
-    from shared import audit
+    from shared.audit import log as audit
 
     cast = Cast(app)
     who = first_allowed(RULES[endpoint])
@@ -131,10 +131,10 @@ def test_search_and_filter_forms_survive_hostile_queries(app, ctx, endpoint):
 
 
 def test_every_form_reads_only_form_fields(app):
-    """Forms must subclass shared.forms.Form, which never feeds a file or a JSON body to a text field."""
+    """Forms must subclass shared.platform.forms.Form, which never feeds a file or a JSON body to a text field."""
     from flask_wtf import FlaskForm
 
-    from shared.forms import Form
+    from shared.platform.forms import Form
 
     def all_subclasses(cls):
         for sub in cls.__subclasses__():
@@ -148,7 +148,7 @@ def test_every_form_reads_only_form_fields(app):
     ]
     wrong = sorted(f"{c.__module__}.{c.__qualname__}" for c in ours if not issubclass(c, Form))
     assert not wrong, (
-        f"these forms subclass FlaskForm directly; make them subclass shared.forms.Form: {wrong}"
+        f"these forms subclass FlaskForm directly; make them subclass shared.platform.forms.Form: {wrong}"
     )
 
 

@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bench import harness
-from shared import documents, web
+from shared.casework import documents
 from shared.models import AuditEvent, Case, Document, Message
+from shared.web import hooks as web
 from tests.factories_casework import DOCX, DOCX_MEMBERS, PDF, intake_form, make_case, zip_of
 from tests.plugin import tally
 
 LIMIT = 512 * 1024  # MAX_UPLOAD_BYTES in this module: small, so oversize files are cheap to send
-REQUEST_LIMIT = LIMIT + 64 * 1024  # MAX_CONTENT_LENGTH, related to it as in shared/config.py
+REQUEST_LIMIT = LIMIT + 64 * 1024  # MAX_CONTENT_LENGTH, related to it as in shared/platform/config.py
 UPLOAD_ACTIONS = ("case.submitted", "message.sent", "document.uploaded")
 
 

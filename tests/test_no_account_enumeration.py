@@ -48,7 +48,7 @@ def test_a_reset_for_an_unknown_address_takes_as_long_as_for_an_account(app, ctx
 def test_reset_mail_is_delivered_off_the_request(app, ctx, monkeypatch):
     """As deployed (jobs off the request), a slow mail server or disk does not make the answer for a known
     address slower: the email is queued, and arrives afterwards."""
-    from shared import mail
+    from shared.platform import mail
 
     monkeypatch.setitem(app.config, "MAIL_BACKEND", "outbox")
     monkeypatch.setitem(app.config, "JOBS_MODE", "thread")
@@ -79,8 +79,8 @@ KINDS = ["unknown", "unconfirmed", "confirmed", "staff", "deactivated staff", "e
 def _address_of_kind(kind: str, n: int) -> str:
     """An address of this kind (made here), and the password an attacker would try with it: for the
     unconfirmed account the right one, as when the attacker registered it in someone else's name."""
-    from shared import retention
-    from shared.extensions import db
+    from shared.lifecycle import retention
+    from shared.platform.extensions import db
 
     email = f"person.{n}@example.ac.uk"
     if kind == "unconfirmed":
@@ -116,7 +116,7 @@ def _whole(app, resp, email: str) -> dict:
 
 @pytest.mark.parametrize("door", ["/register", "/sign-in", "/reset", "/staff/sign-in", "/staff/reset"])
 def test_every_door_answers_the_same_whatever_the_address(app, ctx, door):
-    from shared.mail import sent_messages
+    from shared.platform.mail import sent_messages
 
     answers = {}
     for n, kind in enumerate(KINDS):
@@ -136,7 +136,7 @@ def test_every_door_answers_the_same_whatever_the_address(app, ctx, door):
 
 
 def test_signing_in_to_an_unconfirmed_account_mails_its_owner_a_new_link(app, ctx, browser):
-    from shared.mail import sent_messages
+    from shared.platform.mail import sent_messages
 
     student = factories.make_student(confirmed=False)
     resp = browser.submit("/sign-in", {"email": student.email, "password": factories.PASSWORD})
@@ -149,9 +149,9 @@ def test_a_staff_change_of_email_answers_the_same_whoever_has_the_address(app, c
     """A member of staff cannot learn, by trying to move their account to it, whether an address belongs to
     another account: the page is the same, their address does not change yet, and the one email goes to the
     address typed (a link there, or a note that nothing changed)."""
-    from shared.extensions import db
-    from shared.mail import sent_messages
     from shared.models import Staff
+    from shared.platform.extensions import db
+    from shared.platform.mail import sent_messages
 
     answers = {}
     for n, kind in enumerate(KINDS):

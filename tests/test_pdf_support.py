@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared import access
-from shared.pdf import html_to_pdf, render_pdf
+from shared.platform.pdf import html_to_pdf, render_pdf
+from shared.subject_access import requests as access
 from tests import factories_access as fa
 from tests.support.pdf import page_texts, text, text_lines
 

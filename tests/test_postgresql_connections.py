@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from shared.extensions import db as _db
 from shared.models import AuditEvent
+from shared.platform.extensions import db as _db
 
 
 @pytest.fixture

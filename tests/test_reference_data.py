@@ -1,4 +1,4 @@
-"""The service's lists and staff names are kept by each worker for a few seconds (shared/reference_data.py):
+"""The service's lists and staff names are kept by each worker for a few seconds (shared/casework/reference_data.py):
 a change shows at once on the worker that made it, on the others within REFERENCE_CACHE_SECONDS, and a
 page that shows them does not query them again."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from shared import reference_data, service_lists
+from shared.casework import reference_data, service_lists
 from shared.models import ListItem
 from tests import factories
 from tests.factories_casework import make_case

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from shared import sessions
+from shared.security import sessions
 from tests import factories
 
 
@@ -36,7 +36,7 @@ def test_a_database_outage_gives_the_friendly_503_page(student_browser, monkeypa
 
 
 def test_the_health_check_reports_the_database_down(client, monkeypatch):
-    from shared.extensions import db
+    from shared.platform.extensions import db
 
     def down(*_a, **_kw):
         raise _lost_connection(OperationalError)
@@ -94,8 +94,9 @@ def test_a_page_made_before_the_database_drops_its_connection_is_still_served(db
 def test_a_case_form_cut_off_by_the_database_leaves_no_document_file(app, db, student_browser, monkeypatch):
     """The database goes away while a case with a document is being saved, and the rollback fails too (the
     connection is gone): the student gets the 503 page, and neither the case nor the encrypted file remains."""
-    from shared import documents, mail
+    from shared.casework import documents
     from shared.models import Case
+    from shared.platform import mail
     from tests.factories_casework import PDF, intake_form
 
     def database_gone(*_args, **_kwargs):
@@ -141,7 +142,7 @@ def test_redis_url_makes_rate_limits_shared_in_redis(tmp_path, monkeypatch):
         redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=0.5).ping()
     except redis.exceptions.RedisError:
         pytest.skip("no Redis on 127.0.0.1:6379 (the production-shape check needs one)")
-    from shared.extensions import limiter
+    from shared.platform.extensions import limiter
     from tests.conftest import TEST_KEYS
     from wsgi import create_app
 

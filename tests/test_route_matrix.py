@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing.converters import NumberConverter
 
-from shared.authz import PUBLIC_ATTR
+from shared.security.authz import PUBLIC_ATTR
 from tests.hostile import Cast, csrf_token, expected_refusal, is_sign_in_redirect, judge
 from tests.plugin import tally
 from tests.route_matrix import ARGS, PUBLIC, RULES, WHO, endpoint_methods

@@ -2,7 +2,8 @@
 
 from sqlalchemy import func, select
 
-from shared import audit
+from shared.audit import log as audit
+from shared.demo.scale import BIG_CASE_ENTRIES, seed_scale
 from shared.models import (
     AuditEvent,
     Case,
@@ -14,7 +15,6 @@ from shared.models import (
     Student,
     StudentProfile,
 )
-from shared.scale import BIG_CASE_ENTRIES, seed_scale
 
 
 def _count(db, model, *where):
@@ -92,7 +92,7 @@ def test_seed_scale_command_reports_what_it_made(app, db):
 
 
 def test_describe_reads_back_what_seed_scale_made(app, db):
-    from shared.scale import describe
+    from shared.demo.scale import describe
 
     made = seed_scale(12)
     seen = describe()

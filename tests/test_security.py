@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from shared.authz import PUBLIC_ATTR
+from shared.security.authz import PUBLIC_ATTR
 
 # Every endpoint open to anonymous visitors, written down: a new public endpoint must be added here on purpose.
 PUBLIC_ENDPOINTS = {
@@ -195,14 +195,14 @@ def test_a_rate_limited_door_still_shows_its_page(make_limited_app, student):
     ],
 )
 def test_production_mode_refuses_unsafe_configuration(monkeypatch, tmp_path, env, needle):
-    from shared.config import ConfigurationError
+    from shared.platform.config import ConfigurationError
     from wsgi import create_app
 
     safe = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 40,
         "AUDIT_HMAC_KEY": "a" * 40,
-        "ENCRYPTION_KEYS": "k1:" + __import__("shared.crypto", fromlist=["x"]).generate_key(),
+        "ENCRYPTION_KEYS": "k1:" + __import__("shared.platform.crypto", fromlist=["x"]).generate_key(),
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
         "FLASK_DEBUG": "0",
     }
@@ -214,7 +214,7 @@ def test_production_mode_refuses_unsafe_configuration(monkeypatch, tmp_path, env
 
 def _production_env(monkeypatch, **env) -> dict:
     """A production environment that is safe apart from `env`: no Redis and one worker unless told."""
-    from shared.crypto import generate_key
+    from shared.platform.crypto import generate_key
 
     for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "WEB_CONCURRENCY", "RATELIMIT_ENABLED"):
         monkeypatch.delenv(name, raising=False)
@@ -228,7 +228,7 @@ def _production_env(monkeypatch, **env) -> dict:
 
 def test_production_refuses_rate_limits_in_memory_with_several_workers(monkeypatch, tmp_path):
     """Each worker would count sign-in attempts alone: four workers, four times the attempts."""
-    from shared.config import ConfigurationError
+    from shared.platform.config import ConfigurationError
     from wsgi import create_app
 
     _production_env(monkeypatch, WEB_CONCURRENCY="4")
@@ -285,7 +285,7 @@ def test_the_gunicorn_hook_tells_the_app_how_many_workers_there_are(monkeypatch)
 
 
 def test_production_mode_starts_with_safe_configuration_and_secure_cookies(monkeypatch, tmp_path):
-    from shared.crypto import generate_key
+    from shared.platform.crypto import generate_key
     from wsgi import create_app
 
     for key, value in {

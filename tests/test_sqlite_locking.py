@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 from sqlalchemy import func, select
 
-from shared.extensions import db as _db
 from shared.models import AuditEvent
+from shared.platform.extensions import db as _db
 from tests.conftest import listening
 
 

@@ -7,11 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from shared import audit, backup, keyrotation, retention
-from shared.crypto import parse_keys
-from shared.documents import storage_dir as documents_dir
-from shared.extensions import db as _db
-from shared.mail import sent_messages
+from shared.audit import log as audit
+from shared.casework.documents import storage_dir as documents_dir
+from shared.lifecycle import backup, keyrotation, retention
 from shared.models import (
     AuditEvent,
     Base,
@@ -24,6 +22,9 @@ from shared.models import (
     Message,
     Student,
 )
+from shared.platform.crypto import parse_keys
+from shared.platform.extensions import db as _db
+from shared.platform.mail import sent_messages
 from tests import factories
 from tests.factories_everything import fill_every_encrypted_field
 from tests.factories_staffsec import make_case, make_document, make_profile
@@ -103,7 +104,7 @@ def test_retention_holds_open_cases_and_breach_records_with_a_reason(app, db, st
 
 
 def test_retention_removes_the_advice_on_a_breach_consultation_that_did_not_proceed(app, db, student, officer):
-    from shared import breach
+    from shared.consent import breach
     from shared.models import BreachConsultation, BreachConsultationRequest
     from tests.factories_consent import breach_decision, breach_proposal
 
@@ -199,7 +200,7 @@ def _plaintexts():
             if value is not None:
                 out[(f.label, row.id)] = value
     for doc in _db.session.scalars(select(Document)):
-        from shared.crypto import decrypt_bytes
+        from shared.platform.crypto import decrypt_bytes
 
         out[("file", doc.id)] = decrypt_bytes((documents_dir() / doc.uid).read_bytes(), f"documents.content.{doc.uid}")
     return out
@@ -258,7 +259,7 @@ def _everything():
 
 def test_backup_round_trip_restores_every_record_document_and_the_audit_chain(app, db, old_case, student, officer,
                                                                                tmp_path):
-    from shared.cli import seed_demo
+    from shared.demo.seed import seed_demo
 
     seed_demo()
     make_document(student, None, data=b"a second fictional file")

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pyotp
 import pytest
 
-from shared.mail import sent_messages
 from shared.models import AuditEvent, LoginSession, PolicyAcceptance, RecoveryCode, Staff
+from shared.platform.mail import sent_messages
 from tests import factories
 from tests.conftest import Browser, _signed_in, totp_code
 

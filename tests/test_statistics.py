@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from shared import statistics
-from shared.statistics import DisclosureRisk, Filters
+from shared.statistics import queries as statistics
+from shared.statistics.queries import DisclosureRisk, Filters
 from tests.factories_stats import add_cases, add_consent, add_disclosure, when
 
 MARCH_TO_MAY = Filters(date(2026, 3, 1), date(2026, 5, 1))

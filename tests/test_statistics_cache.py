@@ -1,4 +1,4 @@
-"""Each worker keeps a computed statistics page for STATS_CACHE_SECONDS (shared/statistics.py): a change
+"""Each worker keeps a computed statistics page for STATS_CACHE_SECONDS (shared/statistics/queries.py): a change
 written through the worker shows at once, one made underneath it (another worker) within those seconds,
 and the publishable report is always computed afresh."""
 
@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import update
 
-from shared import reference_data
+from shared.casework import reference_data
 from shared.models import Case
 from tests.factories_stats import add_cases, student_with_profile, when
 

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from shared import statistics
-from shared.statistics import AGE_BANDS, Filters, month_label
+from shared.statistics import queries as statistics
+from shared.statistics.queries import AGE_BANDS, Filters, month_label
 from tests.factories_stats import add_cases, add_consent, student_with_profile
 
 AREAS = ("housing", "appeals", "complaints")

@@ -272,7 +272,7 @@ def test_the_threshold_is_configurable(manager_browser, crafted, app):
 
 
 def test_a_threshold_below_five_is_refused_at_start(tmp_path_factory):
-    from shared.config import ConfigurationError
+    from shared.platform.config import ConfigurationError
     from tests.conftest import test_config
     from wsgi import create_app
 

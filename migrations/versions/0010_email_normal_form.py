@@ -1,5 +1,5 @@
 """email addresses in their one normal form (NFKC, case folded, the domain in IDNA's ASCII form), so the
-lookups, uniqueness checks and rate-limit keys, which all go through shared.accounts.normalise_email, find
+lookups, uniqueness checks and rate-limit keys, which all go through shared.security.accounts.normalise_email, find
 every stored account
 
 Addresses were stored lower-cased through email_validator, which keeps a domain in Unicode and does not
@@ -31,7 +31,7 @@ def _fold(text):
 
 
 def _normal(stored):
-    """shared.accounts.normalise_email as it was written with this migration (kept here, so the migration
+    """shared.security.accounts.normalise_email as it was written with this migration (kept here, so the migration
     means the same thing whatever that function becomes)."""
     try:
         result = validate_email(_fold(stored.strip()), check_deliverability=False)

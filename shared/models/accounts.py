@@ -9,8 +9,8 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.crypto import encrypted
 from shared.models.base import Base, UTCDateTime, utcnow
+from shared.platform.crypto import encrypted
 
 
 class StaffRole(enum.StrEnum):
@@ -74,7 +74,7 @@ class Staff(Account, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Two-factor authentication (shared/mfa.py): the TOTP secret is encrypted at rest; the last accepted
+    # Two-factor authentication (shared/security/mfa.py): the TOTP secret is encrypted at rest; the last accepted
     # time-step makes each code work once; enrolled_at is None until the first code is confirmed.
     uid: Mapped[str | None] = mapped_column(String(32))
     _totp_secret_enc: Mapped[str | None] = mapped_column("totp_secret_enc", Text)

@@ -8,9 +8,9 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.crypto import encrypted
 from shared.models.accounts import Staff, Student
 from shared.models.base import Base, UTCDateTime, utcnow
+from shared.platform.crypto import encrypted
 
 
 class CaseStatus(enum.StrEnum):

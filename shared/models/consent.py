@@ -1,7 +1,7 @@
 """Consent records, the disclosure ledger and breach records: the basis for anything leaving the service.
 
 The database itself enforces that every disclosure rests on exactly one basis: a consent or a breach
-record (check constraint `one_basis`). `shared/consent.py` is the only code that creates disclosures.
+record (check constraint `one_basis`). `shared/consent/gate.py` is the only code that creates disclosures.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.crypto import encrypted
 from shared.models.accounts import Staff, Student
 from shared.models.base import Base, UTCDateTime, utcnow
+from shared.platform.crypto import encrypted
 
 
 class Scope(enum.StrEnum):

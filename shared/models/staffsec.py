@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.crypto import encrypted
 from shared.models.accounts import Staff, Student
 from shared.models.base import Base, UTCDateTime, utcnow
+from shared.platform.crypto import encrypted
 
 
 class RecoveryCode(Base):

@@ -114,7 +114,7 @@ class LiveServer:
             return f"sqlite:///{self.instance / 'live.db'}"
         from sqlalchemy import create_engine, text
 
-        from shared.config import database_url
+        from shared.platform.config import database_url
 
         self.schema = f"live_{os.getpid()}"
         self.admin_url = database_url(url)

@@ -1,7 +1,7 @@
 """A month the publishable report may publish, for the live server: a few fictional students with fifteen cases,
 all opened in one past month, made through the casework service as if each had sent the form.
 
-The demo seed has its own six months of cases (shared/demo_history.py), written in bulk; these fifteen go
+The demo seed has its own six months of cases (shared/demo/history.py), written in bulk; these fifteen go
 through the form's own service and are known one by one, so the journey knows exactly what must not appear.
 Their month is the one before the demo's history, so the two never mix. LiveServer.start runs this once
 (`python -m tests.browser.live_data`, with the server's environment) and reads back, as JSON, the month and
@@ -27,7 +27,7 @@ PEOPLE = [
 
 def sample_month(today: date) -> date:
     """The first day of the month before the demo's history: in the past whatever the time zone, and empty."""
-    from shared.demo_history import period
+    from shared.demo.history import period
 
     return (period(today)[0] - timedelta(days=1)).replace(day=1)
 
@@ -35,11 +35,11 @@ def sample_month(today: date) -> date:
 def create() -> dict:
     from sqlalchemy import update
 
-    from shared import casework
-    from shared.casework import IntakeAnswers
-    from shared.extensions import db
+    from shared.casework import cases as casework
+    from shared.casework.cases import IntakeAnswers
     from shared.models import Case, Student, utcnow
-    from shared.passwords import hash_password
+    from shared.platform.extensions import db
+    from shared.platform.passwords import hash_password
 
     month = sample_month(utcnow().date())
     identifiers: list[str] = []

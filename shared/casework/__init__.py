@@ -1,0 +1,1 @@
+"""Casework: the casework form, cases and their entries, documents, and the service's lists."""

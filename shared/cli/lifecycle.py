@@ -1,0 +1,84 @@
+"""Commands for the data lifecycle: `retention run`, `keys rotate|status`, `backup create|restore`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from shared.lifecycle import backup, keyrotation, retention
+from shared.platform.crypto import current_key_id
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.group("retention")
+    def retention_group():
+        """Anonymise closed cases after the retention period."""
+
+    @retention_group.command("run")
+    @click.option("--dry-run", is_flag=True, help="List what would be done, change nothing.")
+    def retention_run(dry_run):
+        """Anonymise every closed case past the retention period; list held cases with the reason."""
+        decisions = retention.run(dry_run=dry_run)
+        years = retention.retention_years()
+        verb = "Would anonymise" if dry_run else "Anonymised"
+        click.echo(f"Retention period: {years} years after closing (cut-off {retention.cutoff():%Y-%m-%d}).")
+        for d in decisions:
+            label = verb if d.action == "anonymise" else "Held"
+            click.echo(f"  {label:<16} {d.reference:<16} {d.reason}")
+        due = sum(d.action == "anonymise" for d in decisions)
+        held = len(decisions) - due
+        click.echo(f"{verb} {due} case{'s' if due != 1 else ''}; {held} held.")
+
+    @app.cli.group("keys")
+    def keys_group():
+        """Encryption keys."""
+
+    @keys_group.command("rotate")
+    @click.option("--batch", default=500, show_default=True, help="Rows per committed batch.")
+    def keys_rotate(batch):
+        """Re-encrypt every value and document under the newest key (safe to interrupt and run again)."""
+        click.echo(f"Re-encrypting under key {current_key_id()}...")
+        report = keyrotation.rotate(batch=batch)
+        for label, count in {**report.values, **report.files}.items():
+            click.echo(f"  {label}: {count}")
+        for missing in report.missing_files:
+            click.echo(f"  missing file: {missing}", err=True)
+        left = keyrotation.old_key_ids_in_use()
+        click.echo(f"Done: {report.total} re-encrypted. " + (
+            f"Still under old keys: {', '.join(sorted(left))}." if left else "Nothing is left under an old key."
+        ))
+        if left:
+            sys.exit(1)
+
+    @keys_group.command("status")
+    def keys_status():
+        """Count values and files under each key id."""
+        click.echo(f"Newest key: {current_key_id()}")
+        for label, counts in keyrotation.status().items():
+            click.echo(f"  {label}: " + ", ".join(f"{kid}={n}" for kid, n in sorted(counts.items())))
+
+    @app.cli.group("backup")
+    def backup_group():
+        """Encrypted backups of the database and the documents."""
+
+    @backup_group.command("create")
+    @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+    def backup_create(path):
+        """Write one encrypted archive of every table and the documents folder to PATH."""
+        summary = backup.create(path)
+        rows = sum(summary.tables.values())
+        click.echo(f"Backup written to {path}: {rows} rows in {len(summary.tables)} tables, "
+                   f"{summary.documents} documents (schema {summary.revision}).")
+
+    @backup_group.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def backup_restore(path):
+        """Restore PATH into this instance, which must be empty and migrated to the same revision."""
+        try:
+            summary = backup.restore(path)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        rows = sum(summary.tables.values())
+        click.echo(f"Restored {rows} rows and {summary.documents} documents. Run `flask --app wsgi audit verify`.")

@@ -1,0 +1,1 @@
+"""Fictional demo and benchmark data: never in production."""

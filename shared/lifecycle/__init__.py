@@ -1,0 +1,1 @@
+"""The data lifecycle: retention, erasure, key rotation and backups."""

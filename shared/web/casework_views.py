@@ -1,0 +1,49 @@
+"""View helpers both blueprints use for casework: reading uploads, showing a service's field errors on a
+form, and sending a document download. (Views only; the rules live in shared.casework.cases and shared.casework.documents.)"""
+
+from __future__ import annotations
+
+from flask import Response, abort, request
+from flask_wtf import FlaskForm
+
+from shared.casework import documents
+from shared.casework.cases import InvalidAnswers
+from shared.platform.errors import NotFound
+
+
+def uploads_from(name: str) -> list[documents.Upload]:
+    """The files sent in a form field, read up to one byte past the limit (so oversize is detected)."""
+    limit = documents.max_upload_bytes()
+    return [
+        documents.Upload(f.filename or "", f.stream.read(limit + 1))
+        for f in request.files.getlist(name)
+        if f and (f.filename or "")
+    ]
+
+
+def show_errors(form: FlaskForm, exc: InvalidAnswers) -> None:
+    """Put each of the service's messages beside its field (or at the top if the form has no such field)."""
+    for name, message in exc.errors.items():
+        target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = [*(target.errors or []), message]
+        else:
+            form.form_errors.append(message)
+
+
+def or_404(service, *args, **kwargs):
+    """Call a service; its NotFound (no such object *for this user*) becomes the 404 page."""
+    try:
+        return service(*args, **kwargs)
+    except NotFound:
+        abort(404)
+
+
+def send_download(found: documents.Download) -> Response:
+    """A fixed, safe file name; always a download, never shown inline; never cached."""
+    response = Response(found.data, mimetype=found.content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
