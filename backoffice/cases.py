@@ -23,9 +23,12 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from backoffice import bp
+from shared.casework import case_list, documents, intake, reflective
 from shared.casework import cases as casework
-from shared.casework import documents
-from shared.casework.cases import ENTRY_KINDS, MEETING, STAFF_STATUS, CaseFilters, InvalidAnswers
+from shared.casework import record as case_record
+from shared.casework.case_list import CaseFilters
+from shared.casework.cases import MEETING, STAFF_STATUS, InvalidAnswers
+from shared.casework.record import ENTRY_KINDS
 from shared.models import utcnow
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form, RecordSelectField, WholeNumber, record_number
@@ -93,7 +96,7 @@ class FlagForm(CaseActionForm):
 
 
 def _officer_choices(blank: str) -> list[tuple[str, str]]:
-    return [("", blank)] + [(str(s.id), f"{s.name} ({s.job_title})") for s in casework.staff_choices()]
+    return [("", blank)] + [(str(s.id), f"{s.name} ({s.job_title})") for s in case_list.staff_choices()]
 
 
 def _page_number(value: str | None) -> int:
@@ -110,7 +113,7 @@ def _page_number(value: str | None) -> int:
 
 @bp.get("/")
 def dashboard():
-    return render_template("backoffice/dashboard.html", board=casework.dashboard(current_user),
+    return render_template("backoffice/dashboard.html", board=case_list.dashboard(current_user),
                            labels=casework.labels(), statuses=STAFF_STATUS)
 
 
@@ -121,10 +124,10 @@ def cases():
         status=args.get("status", ""), area=args.get("area", ""), officer=args.get("officer", ""),
         college=args.get("college", ""), q=args.get("q", "")[:200], sort=args.get("sort", "newest"),
     )
-    page = casework.list_cases(current_user, filters, _page_number(args.get("page")))
+    page = case_list.list_cases(current_user, filters, _page_number(args.get("page")))
     return render_template(
         "backoffice/cases/list.html", page=page, filters=filters, labels=casework.labels(), statuses=STAFF_STATUS,
-        choices=casework.case_list_choices(), query={k: v for k, v in vars(filters).items() if v},
+        choices=case_list.case_list_choices(), query={k: v for k, v in vars(filters).items() if v},
     )
 
 
@@ -145,12 +148,12 @@ def _forms(**failed) -> dict:
     forms.update(failed)
     forms["assign_form"].officer_id.choices = _officer_choices("Nobody (unassigned)")
     forms["appointment_form"].officer_id.choices = _officer_choices("Me")
-    forms["close_form"].outcome_code.choices = [("", "Choose the outcome")] + casework.outcome_choices()
+    forms["close_form"].outcome_code.choices = [("", "Choose the outcome")] + case_record.outcome_choices()
     return forms
 
 
 def _render_case(reference: str, status: int = 200, **failed):
-    page = or_404(casework.staff_case_page, current_user, reference)
+    page = or_404(case_record.staff_case_page, current_user, reference)
     forms = _forms(**failed)
     if "assign_form" not in failed:
         forms["assign_form"].officer_id.data = page.case.assigned_to_id
@@ -159,7 +162,7 @@ def _render_case(reference: str, status: int = 200, **failed):
         forms["appointment_form"].mode.data = page.case.meeting_preference
     return render_template(
         "backoffice/cases/case.html", page=page, labels=casework.labels(), statuses=STAFF_STATUS,
-        meeting=MEETING, urgency=casework.URGENCY, channels=casework.CHANNELS, entry_kinds=ENTRY_KINDS,
+        meeting=MEETING, urgency=intake.URGENCY, channels=intake.CHANNELS, entry_kinds=ENTRY_KINDS,
         download=documents.download_name, limit=documents.limit_text(), **forms,
     ), status
 
@@ -197,14 +200,14 @@ def case_add_entry(reference):
             occurred = casework.local_to_utc(form.occurred_on.data, form.occurred_time.data or time(12, 0))
         else:
             occurred = utcnow()
-        casework.add_entry(current_user, reference, form.kind.data, occurred, form.text.data)
+        case_record.add_entry(current_user, reference, form.kind.data, occurred, form.text.data)
 
     return _act(reference, "entry_form", form, action, "The entry has been added.", "#timeline")
 
 
 @bp.route("/cases/<reference>/entries/<int:entry_id>/amend", methods=["GET", "POST"])
 def case_amend_entry(reference, entry_id):
-    page = or_404(casework.staff_case_page, current_user, reference)
+    page = or_404(case_record.staff_case_page, current_user, reference)
     entry = next((i.entry for i in page.timeline if i.entry and i.entry.id == entry_id), None)
     if entry is None:
         abort(404)
@@ -212,7 +215,7 @@ def case_amend_entry(reference, entry_id):
     if request.method == "POST":
         form.validate()
         try:
-            casework.amend_entry(current_user, reference, entry_id, form.text.data, form.reason.data)
+            case_record.amend_entry(current_user, reference, entry_id, form.text.data, form.reason.data)
         except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
@@ -226,7 +229,7 @@ def case_amend_entry(reference, entry_id):
 def case_assign(reference):
     form = AssignForm(prefix="assign")
     return _act(reference, "assign_form", form,
-                lambda: casework.assign(current_user, reference, form.officer_id.data),
+                lambda: case_record.assign(current_user, reference, form.officer_id.data),
                 "The assignment has been changed.", "#actions")
 
 
@@ -234,7 +237,7 @@ def case_assign(reference):
 def case_status(reference):
     form = StatusForm(prefix="status")
     return _act(reference, "status_form", form,
-                lambda: casework.change_status(current_user, reference, form.status.data, form.reason.data),
+                lambda: case_record.change_status(current_user, reference, form.status.data, form.reason.data),
                 "The status has been changed.", "#actions")
 
 
@@ -242,7 +245,7 @@ def case_status(reference):
 def case_close(reference):
     form = CloseForm(prefix="close")
     return _act(reference, "close_form", form,
-                lambda: casework.close_case(current_user, reference, form.outcome_code.data, form.note.data),
+                lambda: case_record.close_case(current_user, reference, form.outcome_code.data, form.note.data),
                 "The case is closed.", "#actions")
 
 
@@ -259,7 +262,7 @@ def case_appointment(reference):
     form = AppointmentForm(prefix="appt")
     return _act(
         reference, "appointment_form", form,
-        lambda: casework.add_appointment(
+        lambda: case_record.add_appointment(
             current_user, reference, day=form.day.data, at=form.at.data,
             duration_minutes=form.duration_minutes.data or 0, mode=form.mode.data or "",
             location=form.location.data, private_room=form.private_room.data,
@@ -271,7 +274,7 @@ def case_appointment(reference):
 
 @bp.post("/cases/<reference>/appointments/<int:appointment_id>/cancel")
 def case_cancel_appointment(reference, appointment_id):
-    or_404(casework.cancel_appointment, current_user, reference, appointment_id)
+    or_404(case_record.cancel_appointment, current_user, reference, appointment_id)
     flash("The appointment has been cancelled.", "success")
     return redirect(url_for("backoffice.case", reference=reference) + "#appointments")
 
@@ -281,7 +284,7 @@ def case_document(reference):
     form = DocumentForm(prefix="doc")
     uploads = uploads_from(form.document.name) or [documents.Upload("", b"")]
     return _act(reference, "document_form", form,
-                lambda: casework.add_case_document(current_user, reference, uploads[0]),
+                lambda: case_record.add_case_document(current_user, reference, uploads[0]),
                 "The document has been added to the case.", "#documents")
 
 
@@ -294,7 +297,7 @@ def document(document_id):
 def case_flag(reference):
     form = FlagForm(prefix="flag")
     return _act(reference, "flag_form", form,
-                lambda: casework.flag_for_reflection(current_user, reference, form.reason.data),
+                lambda: reflective.flag_for_reflection(current_user, reference, form.reason.data),
                 "The case is on the reflective practice agenda.", "#reflective")
 
 
@@ -303,12 +306,12 @@ def case_flag(reference):
 
 @bp.get("/reflective-practice")
 def reflective_agenda():
-    return render_template("backoffice/cases/reflective.html", items=casework.reflective_agenda(current_user),
+    return render_template("backoffice/cases/reflective.html", items=reflective.reflective_agenda(current_user),
                            labels=casework.labels())
 
 
 @bp.post("/reflective-practice/<int:flag_id>/discussed")
 def reflective_discussed(flag_id):
-    or_404(casework.mark_discussed, current_user, flag_id)
+    or_404(reflective.mark_discussed, current_user, flag_id)
     flash("Marked as discussed.", "success")
     return redirect(url_for("backoffice.reflective_agenda"))

@@ -112,7 +112,7 @@ def add_page_placeholders(app, summary: dict) -> None:
     """Values the page table's paths use besides seed-scale's own: the case list's last page, references."""
     from sqlalchemy import select
 
-    from shared.casework.cases import PAGE_SIZE
+    from shared.casework.case_list import PAGE_SIZE
     from shared.models import Case
     from shared.platform.extensions import db
 

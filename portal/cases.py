@@ -18,8 +18,9 @@ from wtforms.validators import Optional
 
 from portal import bp
 from shared.casework import cases as casework
-from shared.casework import documents
-from shared.casework.cases import CHANNELS, MEETING, URGENCY, IntakeAnswers, InvalidAnswers
+from shared.casework import documents, intake
+from shared.casework.cases import MEETING, InvalidAnswers
+from shared.casework.intake import CHANNELS, URGENCY, IntakeAnswers
 from shared.platform.errors import NotFound
 from shared.platform.forms import Form, FriendlyDateField, MultiCheckboxField
 from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
@@ -29,7 +30,7 @@ bp.add_app_template_filter(casework.day_text, "day")
 
 
 class IntakeForm(Form):
-    """Fields only: every rule lives in shared.casework.cases.clean_intake, which the form's errors come from."""
+    """Fields only: every rule lives in shared.casework.intake.clean_intake, which the form's errors come from."""
 
     full_name = StringField("Full name")
     preferred_name = StringField("Preferred name (optional)", description="If you would like us to use another name.")
@@ -91,25 +92,25 @@ def _intake_form(data: dict | None = None) -> IntakeForm:
 @bp.route("/ask", methods=["GET", "POST"])
 def ask():
     if request.method == "GET":
-        start, from_draft = casework.form_start(current_user)
+        start, from_draft = intake.form_start(current_user)
         return render_template("portal/cases/ask.html", form=_intake_form(start), from_draft=from_draft,
                                saved_at=start.get("_saved_at"))
     form = _intake_form()
     form.validate()  # CSRF and date parsing; the rules are the service's
     if request.form.get("action") == "save":
-        casework.save_draft(current_user, form.answers())
+        intake.save_draft(current_user, form.answers())
         flash("Your answers are saved. You can finish the form later: they will be here when you sign in again.",
               "success")
         return redirect(url_for("portal.ask"))
     answers = IntakeAnswers(**{k: v for k, v in form.answers().items() if v is not None})
     try:
         if form.deadline.errors:  # unreadable date: still check every other answer, then show all problems
-            casework.clean_intake(answers)
+            intake.clean_intake(answers)
             raise InvalidAnswers({})
-        case = casework.submit_case(current_user, answers, uploads_from("documents"))
+        case = intake.submit_case(current_user, answers, uploads_from("documents"))
     except InvalidAnswers as exc:
         show_errors(form, exc)
-        casework.save_draft(current_user, form.answers())  # what they typed is kept, even if they leave now
+        intake.save_draft(current_user, form.answers())  # what they typed is kept, even if they leave now
         return render_template("portal/cases/ask.html", form=form, from_draft=False, saved_at=None), 200
     return redirect(url_for("portal.case_received", reference=case.reference))
 
@@ -119,13 +120,13 @@ def autosave_draft():
     """The form's script saves the draft as the student types (no page change, no message)."""
     form = _intake_form()
     form.validate()
-    casework.save_draft(current_user, form.answers())
+    intake.save_draft(current_user, form.answers())
     return "", 204
 
 
 @bp.post("/ask/discard")
 def discard_draft():
-    if casework.discard_draft(current_user):
+    if intake.discard_draft(current_user):
         flash("Your saved answers have been deleted.", "success")
     return redirect(url_for("portal.ask"))
 

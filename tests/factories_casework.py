@@ -7,8 +7,9 @@ import zipfile
 from datetime import timedelta
 
 from shared.casework import cases as casework
-from shared.casework.cases import IntakeAnswers
+from shared.casework import intake
 from shared.casework.documents import Upload
+from shared.casework.intake import IntakeAnswers
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -67,4 +68,4 @@ def answers(**overrides) -> IntakeAnswers:
 
 
 def make_case(student, uploads: list[Upload] | None = None, **overrides):
-    return casework.submit_case(student, answers(**overrides), uploads or [])
+    return intake.submit_case(student, answers(**overrides), uploads or [])

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.casework import cases as casework
-from shared.casework.cases import Upload
+from shared.casework import intake, reflective
+from shared.casework import record as case_record
+from shared.casework.documents import Upload
 from shared.consent import breach
 from shared.consent import gate as consent
 from shared.consent import requests as consent_requests
@@ -42,13 +44,13 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
                      what_happened=mark("cases.what_happened"), outcome_wanted=mark("cases.outcome_wanted"),
                      accessibility_needs=mark("cases.accessibility_needs"), contact_notes=mark("student_profiles.contact_notes"))
     written["student_profiles.accessibility_needs"] = written["cases.accessibility_needs"]  # the form fills both
-    casework.save_draft(student, {"what_happened": mark("case_drafts.answers_json")})
+    intake.save_draft(student, {"what_happened": mark("case_drafts.answers_json")})
     ref = case.reference
-    entry = casework.add_entry(officer, ref, "note", utcnow(), f"First wording {m('case_entry_versions.text')}")
-    casework.amend_entry(officer, ref, entry.id, mark("case_entry_versions.text"), mark("case_entry_versions.reason"))
-    casework.change_status(officer, ref, "waiting", mark("case_changes.reason"))
+    entry = case_record.add_entry(officer, ref, "note", utcnow(), f"First wording {m('case_entry_versions.text')}")
+    case_record.amend_entry(officer, ref, entry.id, mark("case_entry_versions.text"), mark("case_entry_versions.reason"))
+    case_record.change_status(officer, ref, "waiting", mark("case_changes.reason"))
     message = casework.student_sends_message(student, ref, mark("messages.body"))
-    casework.flag_for_reflection(officer, ref, mark("reflective_flags.reason"))
+    reflective.flag_for_reflection(officer, ref, mark("reflective_flags.reason"))
 
     # Consent: recorded by an officer with its evidence (its purpose and the words shown), and one asked for.
     details = ConsentDetails(recipient_name="Dr Pat Tutorname", recipient_organisation="Fictional College",

@@ -118,6 +118,7 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
     from bench import load_faults as lf
     from shared.casework import cases as casework
     from shared.casework import documents
+    from shared.casework import record as case_record
     from shared.casework.documents import Upload
     from shared.models import Document, utcnow
     from tests import factories
@@ -128,7 +129,7 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
     markers = [lf.new_marker() for _ in range(4)]
     case = make_case(student, what_happened=f"{markers[0]} what happened", uploads=[Upload("a.pdf", PDF)])
     casework.student_sends_message(student, case.reference, f"{markers[1]} an update")
-    casework.add_entry(officer, case.reference, "note", utcnow(), f"{markers[2]} a note")
+    case_record.add_entry(officer, case.reference, "note", utcnow(), f"{markers[2]} a note")
     keys = {"case": [f"{student.id}:{markers[0]}", f"{student.id}:{markers[3]}"],
             "message": [f"{case.reference}:{markers[1]}", f"{case.reference}:{markers[3]}"],
             "entry": [f"{case.reference}:{markers[2]}", f"{case.reference}:{markers[3]}"]}

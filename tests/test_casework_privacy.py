@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from shared.casework import cases as casework
-from shared.models import AuditEvent
+from shared.casework import intake, reflective
+from shared.casework import record as case_record
+from shared.models import AuditEvent, utcnow
 from shared.platform.mail import sent_messages
 from tests.factories_casework import make_case
 
@@ -18,18 +20,18 @@ MARK = "ZEBRA-CONFIDENTIAL-7731"
 def _work_a_case_with_marker_everywhere(student, officer):
     case = make_case(student, what_happened=f"What happened {MARK}", outcome_wanted=f"Outcome {MARK}",
                      accessibility_needs=f"Access {MARK}", contact_notes=f"Contact {MARK}")
-    casework.save_draft(student, {"what_happened": f"Draft {MARK}"})
-    entry = casework.add_entry(officer, case.reference, "note", casework.utcnow(), f"Entry {MARK}")
-    casework.amend_entry(officer, case.reference, entry.id, f"Amended {MARK}", f"Reason {MARK}")
-    casework.assign(officer, case.reference, officer.id)
-    casework.change_status(officer, case.reference, "waiting", f"Status reason {MARK}")
+    intake.save_draft(student, {"what_happened": f"Draft {MARK}"})
+    entry = case_record.add_entry(officer, case.reference, "note", utcnow(), f"Entry {MARK}")
+    case_record.amend_entry(officer, case.reference, entry.id, f"Amended {MARK}", f"Reason {MARK}")
+    case_record.assign(officer, case.reference, officer.id)
+    case_record.change_status(officer, case.reference, "waiting", f"Status reason {MARK}")
     casework.staff_sends_message(officer, case.reference, f"Officer message {MARK}")
     casework.student_sends_message(student, case.reference, f"Student message {MARK}")
-    casework.add_appointment(officer, case.reference, day=casework.today_local() + timedelta(days=1), at=time(10),
+    case_record.add_appointment(officer, case.reference, day=casework.today_local() + timedelta(days=1), at=time(10),
                              duration_minutes=30, mode="online", location="Video call", private_room=False,
                              officer_id=None)
-    casework.flag_for_reflection(officer, case.reference, f"Flag {MARK}")
-    casework.close_case(officer, case.reference, "advice_given", f"Closing {MARK}")
+    reflective.flag_for_reflection(officer, case.reference, f"Flag {MARK}")
+    case_record.close_case(officer, case.reference, "advice_given", f"Closing {MARK}")
     return case
 
 
@@ -65,7 +67,7 @@ def test_no_case_detail_in_any_email_or_audit_event(db, student, officer):
 
 def test_staff_status_reasons_are_encrypted_too(db, student, officer):
     case = make_case(student)
-    casework.change_status(officer, case.reference, "open", f"Because {MARK}")
+    case_record.change_status(officer, case.reference, "open", f"Because {MARK}")
     from shared.models import CaseChange
 
     change = db.session.scalar(select(CaseChange))

@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from shared.casework import case_list, reflective
 from shared.casework import cases as casework
-from shared.models import AuditEvent, Case, CaseEntryVersion
+from shared.casework import record as case_record
+from shared.models import AuditEvent, Case, CaseEntryVersion, utcnow
 from shared.platform.mail import sent_messages
 from tests import factories
 from tests.conftest import listening
@@ -87,7 +89,7 @@ def test_status_change_needs_a_reason_and_closing_needs_an_outcome(db, student, 
 
 def test_amending_an_entry_keeps_every_earlier_version_visible(db, student, officer, manager, officer_browser):
     case = make_case(student)
-    entry = casework.add_entry(officer, case.reference, "note", casework.utcnow(), "Met the student on Tuesday.")
+    entry = case_record.add_entry(officer, case.reference, "note", utcnow(), "Met the student on Tuesday.")
     url = f"/staff/cases/{case.reference}/entries/{entry.id}/amend"
     assert f'href="{url}"' in officer_browser.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     assert "Met the student on Tuesday." in officer_browser.get(url).get_data(as_text=True)
@@ -95,7 +97,7 @@ def test_amending_an_entry_keeps_every_earlier_version_visible(db, student, offi
     assert "Enter why you are amending it." in resp.get_data(as_text=True)
     resp = officer_browser.submit(url, {"text": "Met the student on Wednesday.", "reason": "Wrong day recorded."})
     assert resp.status_code == 302
-    casework.amend_entry(manager, case.reference, entry.id, "Met the student on Wednesday at 3pm.", "Added the time.")
+    case_record.amend_entry(manager, case.reference, entry.id, "Met the student on Wednesday at 3pm.", "Added the time.")
     versions = db.session.scalars(select(CaseEntryVersion).where(CaseEntryVersion.entry_id == entry.id)
                                   .order_by(CaseEntryVersion.version)).all()
     assert [v.text for v in versions] == ["Met the student on Tuesday.", "Met the student on Wednesday.",
@@ -128,7 +130,7 @@ def test_students_cannot_reach_the_back_office(student_browser, student):
 
 def test_messages_go_both_ways_and_the_emails_say_only_sign_in(db, student, officer, officer_browser, student_browser):
     case = make_case(student, what_happened="SECRET-STORY-MARKER")
-    casework.assign(officer, case.reference, officer.id)
+    case_record.assign(officer, case.reference, officer.id)
     sent_messages().clear()
     page = f"/staff/cases/{case.reference}"
     resp = officer_browser.submit(f"{page}/messages", {"message-body": "Could you send the SECRET-LETTER-MARKER?"},
@@ -164,7 +166,7 @@ def test_empty_message_is_refused_with_a_clear_error(student_browser, student):
 
 def test_dashboard_shows_my_cases_new_cases_deadlines_and_replies(db, student, other_student, officer, officer_browser):
     mine = make_case(student, deadline=casework.today_local() + timedelta(days=2))
-    casework.assign(officer, mine.reference, officer.id)
+    case_record.assign(officer, mine.reference, officer.id)
     unassigned = make_case(other_student)
     far = make_case(other_student, deadline=casework.today_local() + timedelta(days=30))
     html = officer_browser.get("/staff/").get_data(as_text=True)
@@ -179,7 +181,7 @@ def test_dashboard_shows_my_cases_new_cases_deadlines_and_replies(db, student, o
 def test_case_list_filters_and_sorts(db, student, other_student, officer, officer_browser):
     a = make_case(student, area_code="housing", college_code="girton", full_name="Ada Zed")
     b = make_case(other_student, area_code="exams", college_code="newnham", full_name="Bea Young")
-    casework.assign(officer, b.reference, officer.id)
+    case_record.assign(officer, b.reference, officer.id)
 
     def refs(**query):
         html = officer_browser.get("/staff/cases", query_string=query).get_data(as_text=True)
@@ -236,7 +238,7 @@ def test_case_list_pages_and_runs_a_fixed_number_of_queries_per_page(app, db, of
     for i in range(30):
         case = make_case(students[i % 3], full_name=f"Student {i:02d}")
         if i % 2:
-            casework.assign(officer, case.reference, officer.id)
+            case_record.assign(officer, case.reference, officer.id)
 
     def statements(url, **query) -> tuple[int, str]:
         seen = []
@@ -277,7 +279,7 @@ def test_reflective_practice_flag_agenda_and_discussed(db, student, officer, man
 
 def test_the_student_never_sees_reflective_practice(student_browser, student, officer):
     case = make_case(student)
-    casework.flag_for_reflection(officer, case.reference, "INTERNAL-FLAG-MARKER")
+    reflective.flag_for_reflection(officer, case.reference, "INTERNAL-FLAG-MARKER")
     assert "INTERNAL-FLAG-MARKER" not in student_browser.get(f"/cases/{case.reference}").get_data(as_text=True)
 
 
@@ -289,8 +291,8 @@ def test_reference_lookup_is_exact_for_staff(officer_browser):
 def test_a_long_case_list_says_more_than_and_still_pages_to_the_end(db, officer_browser, monkeypatch):
     """Counting every case would cost more than the page itself at scale: past COUNT_LIMIT the list says
     'more than', and Next page still reaches every case."""
-    monkeypatch.setattr(casework, "COUNT_LIMIT", 4)
-    monkeypatch.setattr(casework, "PAGE_SIZE", 3)
+    monkeypatch.setattr(case_list, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(case_list, "PAGE_SIZE", 3)
     students = [factories.make_student() for _ in range(2)]
     references = {make_case(students[i % 2]).reference for i in range(7)}
     seen, url = set(), "/staff/cases"
@@ -313,8 +315,8 @@ def test_a_long_case_list_reaches_its_last_pages_from_the_end(db, officer_browse
     """Past COUNT_LIMIT the number of pages is unknown, so 'Last page' reads from the other end of the list
     (page -1, then -2 ...): the same cases, in the same order, as paging forward all the way, whatever the
     sort, and without skipping every case before them."""
-    monkeypatch.setattr(casework, "COUNT_LIMIT", 4)
-    monkeypatch.setattr(casework, "PAGE_SIZE", 3)
+    monkeypatch.setattr(case_list, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(case_list, "PAGE_SIZE", 3)
     students = [factories.make_student() for _ in range(3)]
     references = [make_case(students[i % 3], full_name=f"Student {i % 3}").reference for i in range(8)]
     forward = []
@@ -331,8 +333,8 @@ def test_a_long_case_list_reaches_its_last_pages_from_the_end(db, officer_browse
 
 
 def test_the_first_page_of_a_long_list_links_to_its_last(db, officer_browser, monkeypatch):
-    monkeypatch.setattr(casework, "COUNT_LIMIT", 4)
-    monkeypatch.setattr(casework, "PAGE_SIZE", 2)
+    monkeypatch.setattr(case_list, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(case_list, "PAGE_SIZE", 2)
     student = factories.make_student()
     for _ in range(7):
         make_case(student)
@@ -361,7 +363,7 @@ def test_a_nonsense_page_number_shows_the_first_page(db, officer_browser, page):
 def test_every_page_of_a_counted_list_shows_its_own_cases_in_order(db, officer_browser, monkeypatch, sort, expected):
     """Pages in the back half of a list are read from its far end: page 3 of 3 (two cases) and the pages
     before it still hold exactly their own cases, in the list's order."""
-    monkeypatch.setattr(casework, "PAGE_SIZE", 3)
+    monkeypatch.setattr(case_list, "PAGE_SIZE", 3)
     student = factories.make_student()
     references = [make_case(student).reference for _ in range(8)]
     pages = [_listed(officer_browser.get("/staff/cases", query_string={"sort": sort, "page": page})

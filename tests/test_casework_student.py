@@ -8,7 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.casework import cases as casework
-from shared.models import AuditEvent, Case, CaseDraft, Document, StudentProfile
+from shared.casework import intake
+from shared.casework import record as case_record
+from shared.casework.documents import Upload
+from shared.models import AuditEvent, Case, CaseDraft, Document, StudentProfile, utcnow
 from shared.platform import mail
 from shared.platform.mail import sent_messages
 from tests import factories
@@ -92,7 +95,7 @@ def test_profile_answers_are_prefilled_for_the_next_form(student_browser, db, st
 
 
 def test_another_students_case_is_a_404_everywhere(student_browser, other_student, db):
-    theirs = make_case(other_student, uploads=[casework.Upload("theirs.pdf", PDF)])
+    theirs = make_case(other_student, uploads=[Upload("theirs.pdf", PDF)])
     document = db.session.scalar(select(Document))
     for url in (f"/cases/{theirs.reference}", f"/cases/{theirs.reference}/received", f"/documents/{document.id}"):
         assert student_browser.get(url).status_code == 404, url
@@ -106,9 +109,9 @@ def test_another_students_case_is_a_404_everywhere(student_browser, other_studen
 
 def test_my_cases_shows_status_and_officer_but_not_the_internal_record(student_browser, student, officer, db):
     case = make_case(student)
-    casework.assign(officer, case.reference, officer.id)
-    casework.add_entry(officer, case.reference, "note", casework.utcnow(), "INTERNAL-NOTE-MARKER")
-    casework.change_status(officer, case.reference, "waiting", "INTERNAL-REASON-MARKER")
+    case_record.assign(officer, case.reference, officer.id)
+    case_record.add_entry(officer, case.reference, "note", utcnow(), "INTERNAL-NOTE-MARKER")
+    case_record.change_status(officer, case.reference, "waiting", "INTERNAL-REASON-MARKER")
     listing = student_browser.get("/cases").get_data(as_text=True)
     assert case.reference in listing and "Waiting for you" in listing
     assert f"{officer.name}, {officer.job_title}" in listing
@@ -158,7 +161,7 @@ def test_a_failure_mid_write_leaves_no_partial_case(app, student_browser, db, mo
 def test_references_count_up_per_year_and_never_collide(app, db, student):
     first = make_case(student)
     second = make_case(student)
-    year = casework.utcnow().year
+    year = utcnow().year
     assert (first.reference, second.reference) == (f"ADV-{year}-0001", f"ADV-{year}-0002")
 
 
@@ -186,7 +189,7 @@ def test_concurrent_submissions_get_distinct_references(app, db):
 def test_the_form_saves_a_draft_as_the_student_types(student_browser, student, db):
     resp = student_browser.submit("/ask/autosave", intake_form(what_happened="Typed so far"), page="/ask")
     assert resp.status_code == 204
-    assert casework.get_draft(student)["what_happened"] == "Typed so far"
+    assert intake.get_draft(student)["what_happened"] == "Typed so far"
     assert 'data-autosave="/ask/autosave"' in student_browser.get("/ask").get_data(as_text=True)
 
 
@@ -215,7 +218,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, student):
 
 def test_a_closed_case_takes_no_more_messages(student_browser, student, officer):
     case = make_case(student)
-    casework.close_case(officer, case.reference, "advice_given")
+    case_record.close_case(officer, case.reference, "advice_given")
     html = student_browser.submit(f"/cases/{case.reference}/messages", {"body": "One more thing"},
                                   page="/cases").get_data(as_text=True)
     assert "This case is closed" in html

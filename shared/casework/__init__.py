@@ -1,1 +1,2 @@
-"""Casework: the casework form, cases and their entries, documents, and the service's lists."""
+"""Casework: intake (the form, drafts, submit), cases (scoped access, the student side, messages), case_list (the
+staff list and dashboard), record (the staff case page), reflective practice, documents and the service's lists."""

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import insert, select
 
 from shared.audit import log as audit
-from shared.casework.cases import next_reference
+from shared.casework.intake import next_reference
 from shared.demo.scale import FIRST, LAST, Ids, encrypted_value, fix_sequences
 from shared.models import (
     Case,

@@ -1,5 +1,5 @@
 """View helpers both blueprints use for casework: reading uploads, showing a service's field errors on a
-form, and sending a document download. (Views only; the rules live in shared.casework.cases and shared.casework.documents.)"""
+form, and sending a document download. (Views only; the rules live in shared.casework and shared.casework.documents.)"""
 
 from __future__ import annotations
 

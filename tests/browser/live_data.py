@@ -35,8 +35,8 @@ def sample_month(today: date) -> date:
 def create() -> dict:
     from sqlalchemy import update
 
-    from shared.casework import cases as casework
-    from shared.casework.cases import IntakeAnswers
+    from shared.casework import intake
+    from shared.casework.intake import IntakeAnswers
     from shared.models import Case, Student, utcnow
     from shared.platform.extensions import db
     from shared.platform.passwords import hash_password
@@ -51,7 +51,7 @@ def create() -> dict:
         db.session.commit()
         for n, area in enumerate(areas):
             what = f"{name} wrote about a problem with the flat at {n + 1} Fictional Lane."
-            case = casework.submit_case(student, IntakeAnswers(
+            case = intake.submit_case(student, IntakeAnswers(
                 full_name=name, crsid=crsid, college_code=college, faculty=faculty, year_of_study="2",
                 area_code=area, what_happened=what, meeting_preference="online",
             ))
