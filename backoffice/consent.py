@@ -10,8 +10,12 @@ from wtforms.validators import Optional
 
 from backoffice import bp
 from shared.casework import cases as casework
+from shared.consent import enquiries as consent_enquiries
 from shared.consent import gate as consent
+from shared.consent import giving as consent_giving
+from shared.consent import history as student_history
 from shared.consent import requests as consent_requests
+from shared.consent import sharing as case_sharing
 from shared.consent.forms import ConsentDetailsForm
 from shared.platform.errors import ConsentRequired, NotFound, ServiceError
 from shared.platform.forms import (
@@ -39,7 +43,7 @@ class DisclosureForm(Form):
 
 class RecordConsentForm(ConsentDetailsForm):
     method = RadioField("How did the student give consent?",
-                        choices=[(m, consent.COLLECTION_METHODS[m]) for m in consent.OFFICER_METHODS], validate_choice=False)
+                        choices=[(m, consent_giving.COLLECTION_METHODS[m]) for m in consent_giving.OFFICER_METHODS], validate_choice=False)
     given_on = FriendlyDateField("Date consent was given", validators=[Optional()],
                                  description="Leave blank for today. Not before the student first contacted the service.")
     typed_name = StringField("The student's name, as they gave it")
@@ -50,27 +54,27 @@ class RecordConsentForm(ConsentDetailsForm):
 
     def setup(self, student, cases, *, default_expiry=None) -> RecordConsentForm:
         super().setup(student, cases, default_expiry=default_expiry)
-        self.expires_on.description = (f"For example {consent.default_expiry():%d/%m/%Y}. At most "
-                                       f"{consent.max_months()} months after the date consent was given.")
+        self.expires_on.description = (f"For example {consent_giving.default_expiry():%d/%m/%Y}. At most "
+                                       f"{consent_giving.max_months()} months after the date consent was given.")
         return self
 
 
 @bp.context_processor
 def _consent_panel():
     # backoffice/cases/_consent_panel.html (on the case page) calls this; the case view is already audited
-    return {"consent_offers": lambda case: consent.offers_for(case.student_id, case.id),
+    return {"consent_offers": lambda case: case_sharing.offers_for(case.student_id, case.id),
             "consent_scope_labels": consent.STAFF_SCOPE_LABELS}
 
 
 def _sharing(reference: str, form: DisclosureForm | None = None, status: int = 200):
     try:
-        page = consent.sharing_page(current_user, reference)
+        page = case_sharing.sharing_page(current_user, reference)
     except NotFound:
         abort(404)
     form = form or DisclosureForm()
-    form.consent_id.choices = [(str(o.consent_id), f"{o.recipient} (until {consent.format_moment(o.until)})") for o in page.offers]
-    form.document_ids.choices = [(d.id, d.title) for d in consent.student_documents(page.case.student, page.case.id)]
-    return render_template("backoffice/consent/sharing.html", page=page, form=form, consent=consent,
+    form.consent_id.choices = [(str(o.consent_id), f"{o.recipient} (until {student_history.format_moment(o.until)})") for o in page.offers]
+    form.document_ids.choices = [(d.id, d.title) for d in consent_giving.student_documents(page.case.student, page.case.id)]
+    return render_template("backoffice/consent/sharing.html", page=page, form=form, consent=consent, giving=consent_giving, history=student_history,
                            methods=METHOD_LABELS), status
 
 
@@ -85,7 +89,7 @@ def consent_disclose(reference):
     if not form.validate_on_submit():
         return _sharing(reference, form, 400)
     try:
-        consent.share_from_case(current_user, reference, consent_id=form.consent_id.data,
+        case_sharing.share_from_case(current_user, reference, consent_id=form.consent_id.data,
                                 scope=form.scope.data or "", what=form.what.data or "", method=form.method.data or "",
                                 document_ids=form.document_ids.data or [])
     except NotFound:
@@ -108,11 +112,11 @@ def consent_record(reference):
         abort(404)
     student = case.student
     form = RecordConsentForm()
-    form.setup(student, casework.cases_for_student(student), default_expiry=consent.default_expiry())
-    form.evidence_document_id.choices = [("", "None")] + [(str(d.id), d.title) for d in consent.student_documents(student)]
+    form.setup(student, casework.cases_for_student(student), default_expiry=consent_giving.default_expiry())
+    form.evidence_document_id.choices = [("", "None")] + [(str(d.id), d.title) for d in consent_giving.student_documents(student)]
     if form.validate_on_submit():
         try:
-            consent.record_given(current_user, student, form.details(), method=form.method.data or "",
+            consent_giving.record_given(current_user, student, form.details(), method=form.method.data or "",
                                  typed_name=form.typed_name.data, evidence_note=form.evidence_note.data,
                                  evidence_document_id=form.evidence_document_id.data,
                                  given_on=form.given_on.data)
@@ -123,7 +127,7 @@ def consent_record(reference):
         else:
             flash("The consent has been recorded.", "success")
             return redirect(url_for("backoffice.consent_sharing", reference=reference))
-    return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent)
+    return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent, giving=consent_giving, history=student_history)
 
 
 class EnquiryForm(Form):
@@ -142,7 +146,7 @@ def enquiries():
     form = EnquiryForm()
     if form.validate_on_submit():
         try:
-            answer = consent.answer_enquiry(
+            answer = consent_enquiries.answer_enquiry(
                 current_user, enquirer_name=form.enquirer_name.data, enquirer_role=form.enquirer_role.data,
                 enquirer_organisation=form.enquirer_organisation.data, about_name=form.about_name.data,
                 about_email=form.about_email.data, asked=form.asked.data)
@@ -150,16 +154,16 @@ def enquiries():
             show_errors(form, exc)
         else:
             return redirect(url_for("backoffice.enquiry_show", enquiry_id=answer.enquiry.id))
-    return render_template("backoffice/consent/enquiries.html", form=form, rows=consent.enquiries(current_user))
+    return render_template("backoffice/consent/enquiries.html", form=form, rows=consent_enquiries.enquiries(current_user))
 
 
 @bp.get("/enquiries/<int:enquiry_id>")
 def enquiry_show(enquiry_id):
     try:
-        answer = consent.enquiry(current_user, enquiry_id)
+        answer = consent_enquiries.enquiry(current_user, enquiry_id)
     except NotFound:
         abort(404)
-    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent)
+    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent, giving=consent_giving, history=student_history)
 
 
 class ConsentRequestForm(ConsentDetailsForm):
@@ -194,7 +198,7 @@ def consent_withdraw_for_student(reference, consent_id):
     """The student withdrew by telling an officer: recorded at once, as a withdrawal by staff."""
     try:
         case = casework.case_for_staff(current_user, reference)
-        consent.withdraw(current_user, case.student, consent_id)
+        consent_giving.withdraw(current_user, case.student, consent_id)
     except NotFound:
         abort(404)
     flash("The withdrawal has been recorded. Nothing more will be shared on that consent.", "success")

@@ -8,6 +8,8 @@ from flask_login import current_user
 from portal import bp
 from shared.casework import cases as casework
 from shared.consent import gate as consent
+from shared.consent import giving as consent_giving
+from shared.consent import history as student_history
 from shared.consent import receipts as consent_receipts
 from shared.consent import requests as consent_requests
 from shared.consent.forms import ConfirmConsentForm, ConsentDetailsForm
@@ -25,19 +27,19 @@ def _not_found():
 
 def _details_form(form_class=ConsentDetailsForm):
     form = form_class()
-    return form.setup(current_user, casework.cases_for_student(current_user), default_expiry=consent.default_expiry())
+    return form.setup(current_user, casework.cases_for_student(current_user), default_expiry=consent_giving.default_expiry())
 
 
-def _review(form: ConfirmConsentForm, details: consent.ConsentDetails, request=None):
-    text = consent.statement(current_user, details)
-    form.shown_sha256.data = consent.sha256(text)
-    return render_template("portal/consent/review.html", form=form, details=details, text=text, consent=consent,
-                           documents={d.id: d.title for d in consent.student_documents(current_user)}, request_=request)
+def _review(form: ConfirmConsentForm, details: consent_giving.ConsentDetails, request=None):
+    text = consent_giving.statement(current_user, details)
+    form.shown_sha256.data = consent_giving.sha256(text)
+    return render_template("portal/consent/review.html", form=form, details=details, text=text, consent=consent, giving=consent_giving, history=student_history,
+                           documents={d.id: d.title for d in consent_giving.student_documents(current_user)}, request_=request)
 
 
 @bp.get("/consents")
 def consent_index():
-    return render_template("portal/consent/index.html", consents=consent.my_consents(current_user), consent=consent,
+    return render_template("portal/consent/index.html", consents=student_history.my_consents(current_user), consent=consent, giving=consent_giving, history=student_history,
                            requests=consent_requests.pending_for(current_user))
 
 
@@ -46,27 +48,27 @@ def consent_new():
     form = _details_form()
     if form.validate_on_submit():
         try:
-            details = consent.clean_details(current_user, form.details())
+            details = consent_giving.clean_details(current_user, form.details())
         except consent.InvalidConsent as exc:
             show_errors(form, exc)
         else:
             review = _details_form(ConfirmConsentForm)
             return _review(review, details)
-    return render_template("portal/consent/new.html", form=form, consent=consent)
+    return render_template("portal/consent/new.html", form=form, consent=consent, giving=consent_giving, history=student_history)
 
 
 @bp.post("/consents/confirm")
 def consent_confirm():
     form = _details_form(ConfirmConsentForm)
     if not form.validate_on_submit():
-        return render_template("portal/consent/new.html", form=form, consent=consent)
+        return render_template("portal/consent/new.html", form=form, consent=consent, giving=consent_giving, history=student_history)
     try:
-        details = consent.clean_details(current_user, form.details())
+        details = consent_giving.clean_details(current_user, form.details())
     except consent.InvalidConsent as exc:
         show_errors(form, exc)
-        return render_template("portal/consent/new.html", form=form, consent=consent)
+        return render_template("portal/consent/new.html", form=form, consent=consent, giving=consent_giving, history=student_history)
     try:
-        given = consent.grant(current_user, details, confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
+        given = consent_giving.grant(current_user, details, confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
                               shown_sha256=form.shown_sha256.data)
     except consent.InvalidConsent as exc:
         show_errors(form, exc)
@@ -75,17 +77,17 @@ def consent_confirm():
         form.form_errors.append(exc.message)
         return _review(form, details)
     flash(f"Consent given. We may now share this with {given.recipient_name} until "
-          f"{consent.format_moment(given.expires_at)}. You can withdraw it here at any time.", "success")
+          f"{student_history.format_moment(given.expires_at)}. You can withdraw it here at any time.", "success")
     return redirect(url_for("portal.consent_show", consent_id=given.id))
 
 
 @bp.get("/consents/<int:consent_id>")
 def consent_show(consent_id):
     try:
-        given = consent.view_consent(current_user, current_user, consent_id)
+        given = student_history.view_consent(current_user, current_user, consent_id)
     except NotFound:
         return _not_found()
-    return render_template("portal/consent/show.html", c=given, consent=consent, form=ConfirmForm())
+    return render_template("portal/consent/show.html", c=given, consent=consent, giving=consent_giving, history=student_history, form=ConfirmForm())
 
 
 @bp.post("/consents/<int:consent_id>/withdraw")
@@ -95,7 +97,7 @@ def consent_withdraw(consent_id):
         flash("That did not work. Please try again.", "error")
         return redirect(url_for("portal.consent_show", consent_id=consent_id))
     try:
-        given = consent.withdraw(current_user, current_user, consent_id)
+        given = consent_giving.withdraw(current_user, current_user, consent_id)
     except NotFound:
         return _not_found()
     except ServiceError as exc:
@@ -107,7 +109,7 @@ def consent_withdraw(consent_id):
 
 @bp.get("/consents/history")
 def consent_history():
-    return render_template("portal/consent/history.html", rows=consent.disclosure_history(current_user), consent=consent)
+    return render_template("portal/consent/history.html", rows=student_history.disclosure_history(current_user), consent=consent, giving=consent_giving, history=student_history)
 
 
 def _download(filename: str, data: bytes, mimetype: str) -> Response:

@@ -14,10 +14,12 @@ from shared.casework import intake, reflective
 from shared.casework import record as case_record
 from shared.casework.documents import Upload
 from shared.consent import breach
+from shared.consent import enquiries as consent_enquiries
 from shared.consent import gate as consent
+from shared.consent import giving as consent_giving
 from shared.consent import requests as consent_requests
 from shared.consent.breach import BreachDecision, Proposal
-from shared.consent.gate import ConsentDetails
+from shared.consent.giving import ConsentDetails
 from shared.lifecycle import erasure
 from shared.models import utcnow
 from shared.platform.extensions import db
@@ -55,8 +57,8 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
     # Consent: recorded by an officer with its evidence (its purpose and the words shown), and one asked for.
     details = ConsentDetails(recipient_name="Dr Pat Tutorname", recipient_organisation="Fictional College",
                              purpose=mark("consents.purpose"), scopes=["summary"], case_id=case.id,
-                             expires_on=consent.default_expiry())
-    given = consent.record_given(officer, student, details, method="email", typed_name="Alex Fictional",
+                             expires_on=consent_giving.default_expiry())
+    given = consent_giving.record_given(officer, student, details, method="email", typed_name="Alex Fictional",
                                  evidence_note=mark("consents.evidence_note"), evidence_document_id=None)
     written["consents.shown_text"] = written["consents.purpose"]  # the statement shown quotes the purpose
     assert m("consents.purpose") in given.shown_text
@@ -65,7 +67,7 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
         purpose=mark("consent_requests.purpose"), scopes=["summary"], case_id=case.id), mark("consent_requests.reason"))
     consent.record_disclosure(officer, student, "summary", details.recipient, what=mark("disclosures.what"),
                               method="email", case=case)
-    consent.answer_enquiry(officer, enquirer_name="Dr Jo Othertutor", enquirer_role=None,
+    consent_enquiries.answer_enquiry(officer, enquirer_name="Dr Jo Othertutor", enquirer_role=None,
                            enquirer_organisation="Fictional College", about_name="Alex Fictional",
                            about_email=student.email, asked=mark("third_party_enquiries.asked"))
 

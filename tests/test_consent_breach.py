@@ -224,7 +224,7 @@ def test_breach_record_cannot_be_edited_or_deleted_only_added_to(db, student, of
 
 
 def test_a_disclosure_never_rests_on_a_breach_decided_without_advice(db, student, officer, colleague):
-    from shared.consent import gate as gate
+    from shared.consent import gate
 
     b = make_breach(student, officer, case=make_case(student))  # no request, no advice, no urgent reason
     with pytest.raises(ConsentRequired, match="given their advice"):
@@ -284,7 +284,7 @@ def test_a_consultee_that_is_no_advice_officer_is_refused_with_a_message(db, stu
 def _seed_terrorism(student, officer, colleague):
     case = make_case(student)
     consent_row = give_consent(student)
-    from shared.consent import gate as gate
+    from shared.consent import gate
 
     gate.record_disclosure(officer, student, "summary", gate.Recipient(consent_row.recipient_name, consent_row.recipient_organisation),
                            what="Shared with consent", method="email", case=case)

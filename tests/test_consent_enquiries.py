@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from shared.consent import gate as gate
+from shared.consent import giving as consent_giving
 from shared.models import Disclosure, ThirdPartyEnquiry
 from tests.factories_consent import GP, TUTOR, TUTORS_COLLEAGUE, give_consent
 
@@ -48,7 +48,7 @@ def test_a_colleague_of_the_consented_person_gets_neither_confirm_nor_deny(db, s
 
 def test_withdrawn_consent_gives_neither_confirm_nor_deny(db, student, officer_browser):
     c = give_consent(student, TUTOR, scopes=["attendance"])
-    gate.withdraw(student, student, c.id)
+    consent_giving.withdraw(student, student, c.id)
     assert "neither confirm nor deny" in answer(ask(officer_browser, student.email))
 
 

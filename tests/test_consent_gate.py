@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from shared.consent import gate as gate
+from shared.consent import gate
+from shared.consent import giving as consent_giving
 from shared.models import AuditEvent, Disclosure, utcnow
 from shared.models.consent import ImmutableRecord
 from shared.platform.errors import ConsentRequired
@@ -46,7 +47,7 @@ def test_no_consent_means_no_disclosure(db, student, officer):
 def test_withdrawn_consent_blocks_disclosure(db, student, officer):
     consent = give_consent(student)
     share(officer, student)
-    gate.withdraw(student, student, consent.id)
+    consent_giving.withdraw(student, student, consent.id)
     with pytest.raises(ConsentRequired, match="withdrawn"):
         share(officer, student)
     assert disclosures(db) == 1
@@ -194,5 +195,5 @@ def test_a_consent_is_never_deleted_and_only_its_withdrawal_can_be_added(db, stu
     with pytest.raises(ImmutableRecord):
         db.session.commit()
     db.session.rollback()
-    gate.withdraw(student, student, consent.id)
+    consent_giving.withdraw(student, student, consent.id)
     assert consent.withdrawn_at is not None and consent.withdrawn_by == "student"

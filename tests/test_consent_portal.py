@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shared.consent import gate as gate
+from shared.consent import gate
+from shared.consent import giving as consent_giving
 from shared.models import AuditEvent, Consent
 from shared.platform.errors import ConsentRequired
 from shared.subject_access.deadlines import add_months, service_today
@@ -58,7 +59,7 @@ def test_review_shows_in_plain_words_what_with_whom_why_until_when_and_how_to_wi
     text = html.unescape(page)
     assert "Check what you are agreeing to" in text
     for expected in ("A summary of your case", TUTOR.name, TUTOR.organisation, "support my extension request",
-                     gate.format_day(add_months(service_today(), 6)), "How to withdraw"):
+                     consent_giving.format_day(add_months(service_today(), 6)), "How to withdraw"):
         assert expected in text
     assert 'name="confirm"' in page and "checked" not in re.search(r'<input[^>]*name="confirm"[^>]*>', page).group(0)
 
@@ -70,7 +71,7 @@ def test_consent_keeps_the_exact_words_shown_their_hash_wording_version_and_meth
     c = db.session.scalars(select(Consent)).one()
     shown = html.unescape(re.search(r'<blockquote class="pre-wrap" id="consent-statement">(.*?)</blockquote>', page, re.S).group(1))
     assert c.shown_text == shown
-    assert c.wording_sha256 == gate.sha256(shown) and c.wording_version == "1"
+    assert c.wording_sha256 == consent_giving.sha256(shown) and c.wording_version == "1"
     assert c.collection_method == "portal" and c.typed_name == "Alex Fictional" and c.recorded_by_id is None
     assert c.scopes == ["summary"] and c.case_id is None and c.student_id == student.id
 

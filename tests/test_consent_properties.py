@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shared.consent import gate as gate
+from shared.consent import gate
+from shared.consent import giving as consent_giving
 from shared.models import Consent, Disclosure
 from shared.platform.errors import ConsentRequired
 from tests.factories import make_staff, make_student
@@ -164,11 +165,11 @@ def test_recorded_consent_is_given_after_first_contact_and_lasts_at_most_the_max
         first = registered - timedelta(days=case_before)
     given_on = today - timedelta(days=given_ago)
     ends = given_on + timedelta(days=lasts)
-    details = gate.ConsentDetails(recipient_name="Dr Pat Tutorname", recipient_organisation="Fictional College",
+    details = consent_giving.ConsentDetails(recipient_name="Dr Pat Tutorname", recipient_organisation="Fictional College",
                                   purpose="To support an appeal", scopes=["summary"], expires_on=ends)
-    should = first <= given_on <= today and today <= ends <= add_months(given_on, gate.max_months())
+    should = first <= given_on <= today and today <= ends <= add_months(given_on, consent_giving.max_months())
     try:
-        c = gate.record_given(officer, student, details, method="in_person", typed_name="Alex Fictional",
+        c = consent_giving.record_given(officer, student, details, method="in_person", typed_name="Alex Fictional",
                               evidence_note="Seen in the meeting", evidence_document_id=None, given_on=given_on)
     except gate.InvalidConsent as exc:
         assert not should, exc.errors
@@ -179,4 +180,4 @@ def test_recorded_consent_is_given_after_first_contact_and_lasts_at_most_the_max
         return
     assert should
     assert c.granted_at.astimezone(SERVICE_TZ).date() == given_on
-    assert c.expires_at.astimezone(SERVICE_TZ).date() <= add_months(given_on, gate.max_months()) + timedelta(days=1)
+    assert c.expires_at.astimezone(SERVICE_TZ).date() <= add_months(given_on, consent_giving.max_months()) + timedelta(days=1)

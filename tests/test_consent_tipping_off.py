@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError as PdfError
 from sqlalchemy import select
 
-from shared.consent import gate as gate
+from shared.consent import gate
 from shared.lifecycle import retention
 from shared.models import AccessRequest, Case, Consent, Document, ErasureRequest, Student, utcnow
 from shared.platform.extensions import db

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from shared.audit import log as audit
 from shared.casework.cases import case_for_staff
-from shared.consent import gate as gate
+from shared.consent import gate
 from shared.consent.gate import raise_if
 from shared.models import (
     BreachAddendum,

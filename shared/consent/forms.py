@@ -1,5 +1,5 @@
 """Consent forms both sides use: the details of a consent (who, why, what, which case, until when).
-Fields only: every rule lives in shared.consent.gate.clean_details, whose messages land beside each field."""
+Fields only: every rule lives in shared.consent.giving.clean_details, whose messages land beside each field."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitFi
 from wtforms.validators import Optional
 
 from shared.consent import gate as consent
+from shared.consent import giving as consent_giving
 from shared.models import Student
 from shared.platform.forms import (
     Form,
@@ -36,15 +37,15 @@ class ConsentDetailsForm(Form):
         self.case_id.choices = [("all", "All my cases")] + [(str(c.id), f"Only case {c.reference}") for c in cases]
         if not self.case_id.data or self.case_id.data == "None":
             self.case_id.data = "all"
-        self.document_ids.choices = [(d.id, d.title) for d in consent.student_documents(student)]
+        self.document_ids.choices = [(d.id, d.title) for d in consent_giving.student_documents(student)]
         if self.expires_on.data is None and not self.expires_on.raw_data and default_expiry is not None:
             self.expires_on.data = default_expiry
-        self.expires_on.description = (f"For example {consent.default_expiry():%d/%m/%Y}. "
-                                       f"At most {consent.max_months()} months from today.")
+        self.expires_on.description = (f"For example {consent_giving.default_expiry():%d/%m/%Y}. "
+                                       f"At most {consent_giving.max_months()} months from today.")
         return self
 
-    def details(self) -> consent.ConsentDetails:
-        return consent.ConsentDetails(
+    def details(self) -> consent_giving.ConsentDetails:
+        return consent_giving.ConsentDetails(
             recipient_name=self.recipient_name.data or "", recipient_role=self.recipient_role.data or "",
             recipient_organisation=self.recipient_organisation.data or "", recipient_contact=self.recipient_contact.data or "",
             purpose=self.purpose.data or "", scopes=list(self.scopes.data or []),

@@ -11,6 +11,8 @@ from flask import current_app
 
 from shared.audit import log as audit
 from shared.consent import gate as consent
+from shared.consent import giving as consent_giving
+from shared.consent import history as student_history
 from shared.models import Consent, Student
 from shared.platform.extensions import db
 
@@ -39,7 +41,7 @@ def receipt(c: Consent, student: Student) -> dict:
         "consentType": "EXPLICIT",
         "piiCategory": [consent.SCOPE_LABELS[s] for s in c.scopes],
         "primaryPurpose": False,
-        "termination": f"At the end of {consent.format_moment(c.expires_at)}, or when the student withdraws it "
+        "termination": f"At the end of {student_history.format_moment(c.expires_at)}, or when the student withdraws it "
                        "('Who we may talk to' in the portal, or by telling an advice officer)",
         "thirdPartyDisclosure": True,
         "thirdPartyName": recipient,
@@ -65,7 +67,7 @@ def receipt(c: Consent, student: Student) -> dict:
         "wordingVersion": c.wording_version,
         "wordingSha256": c.wording_sha256,
         "expiryTimestamp": _epoch(c.expires_at),
-        "consentStatus": "withdrawn" if c.withdrawn_at else consent.status(c).replace("in force", "active"),
+        "consentStatus": "withdrawn" if c.withdrawn_at else consent_giving.status(c).replace("in force", "active"),
         "withdrawalTimestamp": _epoch(c.withdrawn_at),
         "withdrawnBy": c.withdrawn_by,
         "recordedBy": None if c.collection_method == "portal" else (c.recorded_by.name if c.recorded_by else "an advice officer"),
@@ -73,7 +75,7 @@ def receipt(c: Consent, student: Student) -> dict:
 
 
 def receipt_json(actor, student: Student, consent_id: int) -> tuple[str, bytes]:
-    c = consent.consent_for_student(student, consent_id)
+    c = consent_giving.consent_for_student(student, consent_id)
     audit.record(actor, "consent.receipt", c, student_id=student.id, format="json")
     db.session.commit()
     data = json.dumps(receipt(c, student), indent=2, ensure_ascii=False).encode("utf-8")
@@ -83,13 +85,13 @@ def receipt_json(actor, student: Student, consent_id: int) -> tuple[str, bytes]:
 def receipt_pdf(actor, student: Student, consent_id: int) -> tuple[str, bytes]:
     from shared.platform.pdf import render_pdf
 
-    c = consent.consent_for_student(student, consent_id)
+    c = consent_giving.consent_for_student(student, consent_id)
     audit.record(actor, "consent.receipt", c, student_id=student.id, format="pdf")
     db.session.commit()
     data = receipt(c, student)
-    context = {"r": data, "statement": c.shown_text, "granted": consent.format_moment(c.granted_at),
-               "until": consent.format_moment(c.expires_at),
-               "withdrawn": consent.format_moment(c.withdrawn_at) if c.withdrawn_at else None}
+    context = {"r": data, "statement": c.shown_text, "granted": student_history.format_moment(c.granted_at),
+               "until": student_history.format_moment(c.expires_at),
+               "withdrawn": student_history.format_moment(c.withdrawn_at) if c.withdrawn_at else None}
     pdf = render_pdf("consent_receipt.html", context, title=f"Consent receipt {c.receipt_id}",
                      attachments=[("consent-receipt.json", json.dumps(data, indent=2).encode())])
     return f"consent-receipt-{c.receipt_id}.pdf", pdf

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from shared.audit import log as audit
 from shared.casework.cases import case_for_staff
 from shared.consent import gate as consent
+from shared.consent import giving as consent_giving
 from shared.models import ConsentRequest, Scope, Staff, Student, utcnow
 from shared.platform import mail
 from shared.platform.errors import NotFound, ValidationFailed
@@ -18,14 +19,14 @@ from shared.platform.extensions import db
 REQUESTABLE = [s for s in consent.SCOPE_ORDER if s != Scope.DOCUMENTS.value]  # documents are chosen by the student
 
 
-def ask(officer: Staff, reference: str, details: consent.ConsentDetails, reason: str) -> ConsentRequest:
+def ask(officer: Staff, reference: str, details: consent_giving.ConsentDetails, reason: str) -> ConsentRequest:
     case = case_for_staff(officer, reference)
     student = case.student
-    details.expires_on = consent.default_expiry()
+    details.expires_on = consent_giving.default_expiry()
     details.document_ids = []
     errors: dict[str, str] = {}
     try:
-        details = consent.clean_details(student, details)
+        details = consent_giving.clean_details(student, details)
     except consent.InvalidConsent as exc:
         errors.update(exc.errors)
     if any(s not in REQUESTABLE for s in details.scopes or []):
@@ -64,12 +65,12 @@ def for_student(student: Student, request_id: int) -> ConsentRequest:
     return req
 
 
-def details_of(req: ConsentRequest, expires_on: date | None = None) -> consent.ConsentDetails:
-    return consent.ConsentDetails(
+def details_of(req: ConsentRequest, expires_on: date | None = None) -> consent_giving.ConsentDetails:
+    return consent_giving.ConsentDetails(
         recipient_name=req.recipient_name, recipient_role=req.recipient_role or "",
         recipient_organisation=req.recipient_organisation, recipient_contact=req.recipient_contact or "",
         purpose=req.purpose, scopes=list(req.scopes), document_ids=[], case_id=req.case_id,
-        expires_on=expires_on or consent.default_expiry())
+        expires_on=expires_on or consent_giving.default_expiry())
 
 
 def view(student: Student, request_id: int) -> ConsentRequest:
@@ -89,7 +90,7 @@ def approve(student: Student, request_id: int, *, expires_on: date | None, confi
             shown_sha256: str | None):
     """Approving is giving consent, on exactly the request's details and the words the student reviewed."""
     req = _open(student, request_id)
-    given = consent.grant(student, details_of(req, expires_on), confirmed=confirmed, typed_name=typed_name,
+    given = consent_giving.grant(student, details_of(req, expires_on), confirmed=confirmed, typed_name=typed_name,
                           shown_sha256=shown_sha256, commit=False)
     req.status, req.decided_at, req.consent_id = "approved", utcnow(), given.id
     audit.record(student, "consent_request.approved", req, student_id=student.id, consent_id=given.id)

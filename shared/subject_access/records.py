@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shared.casework import documents
-from shared.consent.gate import basis_for_student, how_given, visible_to_student
+from shared.consent.giving import how_given
+from shared.consent.history import basis_for_student, visible_to_student
 from shared.models import (
     Appointment,
     Case,
