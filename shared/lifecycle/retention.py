@@ -37,6 +37,7 @@ from shared.models import (
     CaseEntryVersion,
     CaseStatus,
     Document,
+    LoginSession,
     ServiceSetting,
     Student,
     StudentProfile,
@@ -45,6 +46,7 @@ from shared.models import (
 from shared.models.access import OPEN_STATUSES as ACCESS_OPEN_STATUSES
 from shared.models.access import AccessRequest
 from shared.models.consent import retention_override
+from shared.platform.errors import ValidationFailed
 from shared.platform.extensions import db
 from shared.platform.passwords import hash_password
 from shared.security import sessions
@@ -65,8 +67,6 @@ def retention_years() -> int:
 
 
 def set_retention_years(admin, years: int) -> None:
-    from shared.platform.errors import ValidationFailed
-
     if not 1 <= years <= 50:
         raise ValidationFailed("Enter a number of years between 1 and 50.")
     row = db.session.get(ServiceSetting, SETTING)
@@ -280,8 +280,6 @@ def keep_apart(case: Case, holder: Student) -> None:
 
 def _student_is_spent(student: Student, limit: datetime) -> bool:
     """No case left, nothing holding them, and no sign-in within the retention period."""
-    from shared.models import LoginSession
-
     if db.session.scalar(select(Case.id).where(Case.student_id == student.id).limit(1)) is not None:
         return False
     if db.session.scalar(select(BreachRecord.id).where(BreachRecord.student_id == student.id).limit(1)):

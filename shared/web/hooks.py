@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 from werkzeug.utils import cached_property
 
+from shared.casework.documents import limit_text
 from shared.platform.extensions import db, login_manager
 from shared.platform.forms import NUMBER_MAX
 from shared.security import sessions
@@ -109,8 +110,6 @@ def _read_and_drop(stream, max_bytes: int) -> None:
 
 
 def too_large_message() -> str:
-    from shared.casework.documents import limit_text
-
     return (
         f"What you sent is larger than we accept: files can be up to {limit_text()} in all. Nothing you sent "
         "was saved. Please go back and send smaller files, or fewer at once."
