@@ -1,6 +1,6 @@
 """Access requests in the back office: the queue, pausing, extending, refusing, reviewing with redaction,
 marking the copy reviewed, and release (which queues the rendering job). An action the request's state
-does not allow (`access.TransitionRefused`) is answered 409 with the service's reason, nothing changed."""
+does not allow (`sar_states.TransitionRefused`) is answered 409 with the service's reason, nothing changed."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -10,9 +10,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from backoffice import bp
 from shared.models import PauseReason, RedactionTarget
+from shared.models.access import UNANSWERED_STATUSES
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form
+from shared.subject_access import deadlines, jobs
+from shared.subject_access import reading as sar_reading
+from shared.subject_access import records as sar_records
 from shared.subject_access import requests as access
+from shared.subject_access import states as sar_states
 from shared.web.hooks import render_error
 
 REASON_LENGTH = Length(max=access.REASON_MAX, message=f"Keep the reason under {access.REASON_MAX} characters.")
@@ -63,7 +68,7 @@ class RedactForm(Form):
 @bp.context_processor
 def _access_dashboard():
     # the dashboard includes backoffice/_dashboard_extra_access.html, which calls this
-    return {"access_near_deadline": access.near_deadline}
+    return {"access_near_deadline": sar_reading.near_deadline}
 
 
 def _not_found():
@@ -77,7 +82,7 @@ def _post_action(request_id, call, success: str, back: str):
         call()
     except NotFound:
         return _not_found()
-    except access.TransitionRefused as exc:
+    except sar_states.TransitionRefused as exc:
         return _request_page(request_id, 409, refusal=exc.message)
     except ServiceError as exc:
         flash(exc.message, "error")
@@ -89,22 +94,28 @@ def _post_action(request_id, call, success: str, back: str):
 @bp.get("/access")
 def access_queue():
     show_all = request.args.get("all") == "1"
-    rows = access.queue(current_user, include_closed=show_all)
+    rows = sar_reading.queue(current_user, include_closed=show_all)
     return render_template("backoffice/access/queue.html", rows=rows, show_all=show_all,
-                           unanswered=access.UNANSWERED_STATUSES)
+                           unanswered=UNANSWERED_STATUSES)
+
+
+def _job_is_stale(req) -> bool:
+    job = sar_reading.current_job(req)
+    return job is not None and jobs.is_stale(job)
 
 
 def _request_page(request_id, status=200, refusal=None, **forms):
     try:
-        req = access.view(current_user, request_id)
+        req = sar_reading.view(current_user, request_id)
     except NotFound:
         return _not_found()
     forms.setdefault("pause_form", PauseForm(formdata=None))
     forms.setdefault("resume_form", ResumeForm(formdata=None))
     forms.setdefault("extend_form", ExtendForm(formdata=None))
     forms.setdefault("refuse_form", RefuseForm(formdata=None))
-    return render_template("backoffice/access/request.html", req=req, access=access, job=access.current_job(req),
-                           refusal=refusal, **forms), status
+    return render_template("backoffice/access/request.html", req=req, job=sar_reading.current_job(req),
+                           job_is_stale=_job_is_stale(req), access=sar_reading, deadlines=deadlines,
+                           sar_records=sar_records, unanswered=UNANSWERED_STATUSES, refusal=refusal, **forms), status
 
 
 @bp.get("/access/<int:request_id>")
@@ -121,7 +132,7 @@ def _act(request_id, form_name, form, call):
             return _not_found()
         except ServiceError as exc:
             form.form_errors.append(exc.message)
-            status = 409 if isinstance(exc, access.TransitionRefused) else 400
+            status = 409 if isinstance(exc, sar_states.TransitionRefused) else 400
         else:
             flash(message, "success")
             return redirect(url_for("backoffice.access_request", request_id=request_id))
@@ -156,10 +167,11 @@ def access_refuse(request_id):
 @bp.get("/access/<int:request_id>/review")
 def access_review(request_id):
     try:
-        req, record = access.review(current_user, request_id)
+        req, record = sar_reading.review(current_user, request_id)
     except NotFound:
         return _not_found()
-    return render_template("backoffice/access/review.html", req=req, record=record, access=access,
+    return render_template("backoffice/access/review.html", req=req, record=record, access=sar_reading,
+                           deadlines=deadlines, sar_records=sar_records, unanswered=UNANSWERED_STATUSES,
                            another_releaser_needed=access.needs_another_releaser(req, current_user))
 
 
@@ -182,7 +194,7 @@ def access_redact(request_id, kind, item_id):
                 access.redact(current_user, request_id, kind, item_id, reason=form.reason.data, passage=passage)
             except NotFound:
                 return _not_found()
-            except access.TransitionRefused as exc:
+            except sar_states.TransitionRefused as exc:
                 form.form_errors.append(exc.message)
                 status = 409
             except ServiceError as exc:

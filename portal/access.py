@@ -9,9 +9,14 @@ from wtforms.validators import InputRequired, Length
 
 from portal import bp
 from shared.models import Case
+from shared.models.access import UNANSWERED_STATUSES
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.extensions import db
 from shared.platform.forms import Form
+from shared.subject_access import copies as sar_copies
+from shared.subject_access import deadlines
+from shared.subject_access import reading as sar_reading
+from shared.subject_access import records as sar_records
 from shared.subject_access import requests as access
 from shared.web.hooks import render_error
 
@@ -39,7 +44,9 @@ def _case_choices(student) -> list[tuple[str, str]]:
 
 @bp.get("/records")
 def access_index():
-    return render_template("portal/access/index.html", requests=access.requests_of(current_user), access=access)
+    return render_template("portal/access/index.html", requests=sar_reading.requests_of(current_user),
+                           access=sar_reading, deadlines=deadlines, sar_records=sar_records,
+                           unanswered=UNANSWERED_STATUSES)
 
 
 @bp.route("/records/request", methods=["GET", "POST"])
@@ -53,7 +60,7 @@ def access_new():
         except ServiceError as exc:
             form.form_errors.append(exc.message)
         else:
-            flash(f"We have your request ({req.reference}). We will reply by {access.format_day(req.due_on)}.", "success")
+            flash(f"We have your request ({req.reference}). We will reply by {sar_records.format_day(req.due_on)}.", "success")
             return redirect(url_for("portal.access_show", request_id=req.id))
     return render_template("portal/access/new.html", form=form)
 
@@ -64,16 +71,17 @@ NOT_FOUND = "We could not find that request."
 @bp.get("/records/<int:request_id>")
 def access_show(request_id):
     try:
-        req = access.for_student(current_user, request_id)
+        req = sar_reading.for_student(current_user, request_id)
     except NotFound:
         return render_error(404, NOT_FOUND)
-    return render_template("portal/access/show.html", req=req, access=access, job=access.current_job(req))
+    return render_template("portal/access/show.html", req=req, job=sar_reading.current_job(req), access=sar_reading,
+                           deadlines=deadlines, sar_records=sar_records, unanswered=UNANSWERED_STATUSES)
 
 
 @bp.get("/records/<int:request_id>/download")
 def access_download(request_id):
     try:
-        filename, pdf = access.download(current_user, request_id)
+        filename, pdf = sar_copies.download(current_user, request_id)
     except NotFound:
         return render_error(404, NOT_FOUND)
     except ServiceError as exc:

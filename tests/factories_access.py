@@ -183,6 +183,7 @@ def make_request_in(state, student, officer, *, redactor=None):
     the application itself can reach. A released copy is rendered (JOBS_MODE sync); 'releasing' keeps the job
     queued; 'expired' is a released copy past its download period, discarded. With `redactor`, that officer
     withholds the profile first (the copy then holds a redaction)."""
+    from shared.subject_access import copies as sar_copies
     from shared.subject_access import jobs
     from shared.subject_access import requests as access
 
@@ -210,7 +211,7 @@ def make_request_in(state, student, officer, *, redactor=None):
             req = db.session.get(AccessRequest, req.id)
             req.download_expires_at = utcnow() - timedelta(seconds=1)
             db.session.commit()
-            access.discard_expired()
+            sar_copies.discard_expired()
     else:
         raise ValueError(state)
     db.session.expire_all()

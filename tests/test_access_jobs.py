@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from shared.models import AccessRequest, RenderJob, utcnow
+from shared.subject_access import copies as sar_copies
 from shared.subject_access import jobs
-from shared.subject_access import requests as access
 from tests import factories_access as fa
 
 
@@ -25,7 +25,7 @@ def test_release_in_a_request_only_queues_and_a_background_thread_renders(studen
     fa.make_full_record(student, officer)
     req = fa.make_request(student)
     calls = []
-    original = access.render_copy
+    original = sar_copies.render_copy
 
     def spy(request_id):
         from flask import has_request_context
@@ -33,7 +33,7 @@ def test_release_in_a_request_only_queues_and_a_background_thread_renders(studen
         calls.append(has_request_context())
         return original(request_id)
 
-    access.render_copy = spy
+    sar_copies.render_copy = spy
     try:
         review = f"/staff/access/{req.id}/review"
         assert officer_browser.submit(f"/staff/access/{req.id}/reviewed", page=review).status_code == 302
@@ -41,7 +41,7 @@ def test_release_in_a_request_only_queues_and_a_background_thread_renders(studen
         assert resp.status_code == 302
         jobs.wait_idle(timeout=120)
     finally:
-        access.render_copy = original
+        sar_copies.render_copy = original
     assert calls == [False]  # rendered once, outside any web request
     db.session.expire_all()
     job = db.session.query(RenderJob).one()

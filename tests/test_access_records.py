@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.subject_access import copies as sar_copies
+from shared.subject_access import reading as sar_reading
 from shared.subject_access import requests as access
 from shared.subject_access.records import RedactionRule, collect
 from tests import factories_access as fa
@@ -20,8 +22,8 @@ def full(student, officer):
 def render(req) -> str:
     from shared.platform.pdf import render_pdf
 
-    record = access.contents(req, load_files=True)
-    return pdf_text(render_pdf("records.html", access.render_context(req, record), title="t"))
+    record = sar_reading.contents(req, load_files=True)
+    return pdf_text(render_pdf("records.html", sar_copies.render_context(req, record), title="t"))
 
 
 def test_copy_contains_the_students_own_data_including_officers_notes(student, officer, full):
@@ -69,7 +71,7 @@ def test_terrorism_ground_disclosures_and_breach_records_are_never_in_the_copy(s
     assert "Counter Terrorism" not in text
     assert "Shared with the crisis team [safety]" in text
     assert "Risk to life disclosed [safety]" in text  # the basis of a safety-ground disclosure is shown
-    record = access.contents(req)
+    record = sar_reading.contents(req)
     assert all("[terror]" not in d.text for d in record.disclosures)
 
 
@@ -108,12 +110,12 @@ def test_images_are_included_and_pdfs_attached(student, officer, full):
     fa.make_document(full["case"], "Letter from college [doc].pdf", attached, "application/pdf")
     fa.make_document(full["case"], "Spreadsheet [doc]", b"a,b\n", "text/csv")
     req = fa.make_request(student)
-    record = access.contents(req, load_files=True)
+    record = sar_reading.contents(req, load_files=True)
     docs = record.cases[0].documents
     assert [d.included_as for d in docs] == ["image", "pdf", None]
     assert docs[0].data_uri.startswith("data:image/png;base64,")
     fa.review_and_release(officer, req)
-    _name, pdf = access.download(student, req.id)
+    _name, pdf = sar_copies.download(student, req.id)
     assert "Letter from college [doc].pdf" in attachment_names(pdf)
     text = pdf_text(pdf)
     assert "Photo of the notice [doc]" in text and "Spreadsheet [doc]" in text

@@ -1,4 +1,4 @@
-"""A request's states are a state machine the server enforces: one table (`access.TRANSITIONS`) of what may
+"""A request's states are a state machine the server enforces: one table (`sar_states.TRANSITIONS`) of what may
 follow what. Every other action is refused with 409 and its reason, and changes nothing: no field, no
 pause, redaction or job, no audit event of the action. A copy is released only after review, and where
 redactions were made, not by the one officer who both made them and reviewed the copy."""
@@ -11,18 +11,21 @@ import re
 import pytest
 
 from shared.models import AccessRequest, AccessStatus, AuditEvent, RenderJob
+from shared.subject_access import copies as sar_copies
+from shared.subject_access import records as sar_records
 from shared.subject_access import requests as access
+from shared.subject_access import states as sar_states
 from tests import factories_access as fa
 
 STATES = [s.value for s in AccessStatus]
 EVENT_OF = {  # the audit event each action appends when it is allowed
-    access.PAUSE: "access.paused", access.RESUME: "access.resumed", access.EXTEND: "access.extended",
-    access.REFUSE: "access.refused", access.REDACT: "access.redacted", access.UNREDACT: "access.redaction_removed",
-    access.REVIEW: "access.copy_reviewed", access.RELEASE: "access.released", access.RETRY: "access.render_retried",
-    access.RENDER: "access.copy_ready", access.EXPIRE: "access.copy_discarded",
+    sar_states.PAUSE: "access.paused", sar_states.RESUME: "access.resumed", sar_states.EXTEND: "access.extended",
+    sar_states.REFUSE: "access.refused", sar_states.REDACT: "access.redacted", sar_states.UNREDACT: "access.redaction_removed",
+    sar_states.REVIEW: "access.copy_reviewed", sar_states.RELEASE: "access.released", sar_states.RETRY: "access.render_retried",
+    sar_states.RENDER: "access.copy_ready", sar_states.EXPIRE: "access.copy_discarded",
 }
-REFUSED_MOVES = [(state, action) for state in STATES for action in access.ACTIONS
-                 if action not in access.TRANSITIONS[state]]
+REFUSED_MOVES = [(state, action) for state in STATES for action in sar_states.ACTIONS
+                 if action not in sar_states.TRANSITIONS[state]]
 
 
 @pytest.fixture(autouse=True)
@@ -35,28 +38,28 @@ def _a_small_pdf(monkeypatch):
 def _post(officer_browser, req, action):
     """The officer's form for `action`, filled in correctly: only the request's state can refuse it."""
     page = f"/staff/access/{req.id}"
-    if action == access.REDACT:
+    if action == sar_states.REDACT:
         url = f"{page}/redact/profile/{req.redactions[0].target_id}"
         return officer_browser.submit(url, {"extent": "whole", "reason": "Names a neighbour"})
     url, data = {
-        access.PAUSE: (f"{page}/pause", {"reason": "identity"}),
-        access.RESUME: (f"{page}/resume", {}),
-        access.EXTEND: (f"{page}/extend", {"months": "1", "reason": "Five years of records"}),
-        access.REFUSE: (f"{page}/refuse", {"reason": "The same request three times"}),
-        access.UNREDACT: (f"{page}/redactions/{req.redactions[0].id}/remove", {}),
-        access.REVIEW: (f"{page}/reviewed", {}),
-        access.RELEASE: (f"{page}/release", {}),
-        access.RETRY: (f"{page}/retry", {}),
+        sar_states.PAUSE: (f"{page}/pause", {"reason": "identity"}),
+        sar_states.RESUME: (f"{page}/resume", {}),
+        sar_states.EXTEND: (f"{page}/extend", {"months": "1", "reason": "Five years of records"}),
+        sar_states.REFUSE: (f"{page}/refuse", {"reason": "The same request three times"}),
+        sar_states.UNREDACT: (f"{page}/redactions/{req.redactions[0].id}/remove", {}),
+        sar_states.REVIEW: (f"{page}/reviewed", {}),
+        sar_states.RELEASE: (f"{page}/release", {}),
+        sar_states.RETRY: (f"{page}/retry", {}),
     }[action]
     return officer_browser.submit(url, data, page=page)
 
 
 def _run_system_action(req, action):
     """The actions nobody posts: the job producing the copy, and the copy discarded after its period."""
-    if action == access.RENDER:
-        access.render_copy(req.id)
+    if action == sar_states.RENDER:
+        sar_copies.render_copy(req.id)
     else:
-        access.discard_copy(req)
+        sar_copies.discard_copy(req)
 
 
 def _snapshot(db, req_id):
@@ -81,14 +84,14 @@ def test_an_action_the_table_does_not_allow_is_refused_and_changes_nothing(state
     # The manager made a redaction, so there is one to remove, and the officer may review and release.
     req = fa.make_request_in(state, student, officer, redactor=manager)
     before, events = _snapshot(db, req.id), _events(db, action)
-    if action in (access.RENDER, access.EXPIRE):
-        with pytest.raises(access.TransitionRefused, match=re.escape(access.refusal_message(state, action))):
+    if action in (sar_states.RENDER, sar_states.EXPIRE):
+        with pytest.raises(sar_states.TransitionRefused, match=re.escape(sar_states.refusal_message(state, action))):
             _run_system_action(req, action)
         db.session.rollback()
     else:
         resp = _post(officer_browser, req, action)
         assert resp.status_code == 409
-        assert access.refusal_message(state, action) in html.unescape(resp.get_data(as_text=True))
+        assert sar_states.refusal_message(state, action) in html.unescape(resp.get_data(as_text=True))
     assert _snapshot(db, req.id) == before
     assert _events(db, action) == events
 
@@ -110,7 +113,7 @@ def test_the_same_officer_cannot_redact_review_and_release(student, officer, man
     review = f"/staff/access/{req.id}/review"
     resp = officer_browser.submit(f"/staff/access/{req.id}/release", page=review)
     assert resp.status_code == 409
-    assert access.SecondOfficerRequired.message in html.unescape(resp.get_data(as_text=True))
+    assert sar_states.SecondOfficerRequired.message in html.unescape(resp.get_data(as_text=True))
     db.session.expire_all()
     assert db.session.get(AccessRequest, req.id).status == "reviewed"
     assert db.session.query(RenderJob).count() == 0
@@ -155,7 +158,7 @@ def test_changing_the_copy_after_review_means_reviewing_it_again(change, student
     db.session.expire_all()
     req = db.session.get(AccessRequest, req.id)
     assert req.status in ("received", "paused") and req.reviewed_by_id is None and req.reviewed_at is None
-    with pytest.raises(access.TransitionRefused, match="not been reviewed"):
+    with pytest.raises(sar_states.TransitionRefused, match="not been reviewed"):
         access.release(officer, req.id)
 
 
@@ -167,7 +170,7 @@ def test_a_reviewed_request_looks_to_the_student_as_it_did_before_review(student
     assert after == before
     assert "We will reply by" in after and "Received: we are preparing your copy" in after
     index = student_browser.get("/records").get_data(as_text=True)
-    assert access.format_day(req.due_on) in index
+    assert sar_records.format_day(req.due_on) in index
 
 
 def test_a_redaction_refused_by_the_state_keeps_what_was_typed(student, officer, manager, officer_browser, db):
@@ -181,5 +184,5 @@ def test_a_redaction_refused_by_the_state_keeps_what_was_typed(student, officer,
 
 
 def test_the_table_names_every_state_and_only_states():
-    assert set(access.TRANSITIONS) - {None} == set(STATES)
-    assert {target for moves in access.TRANSITIONS.values() for target in moves.values()} <= set(STATES)
+    assert set(sar_states.TRANSITIONS) - {None} == set(STATES)
+    assert {target for moves in sar_states.TRANSITIONS.values() for target in moves.values()} <= set(STATES)

@@ -25,6 +25,8 @@ from shared.models import (
 from shared.models.consent import ImmutableRecord
 from shared.platform.errors import ConsentRequired, PermissionDenied
 from shared.platform.mail import sent_messages
+from shared.subject_access import copies as sar_copies
+from shared.subject_access import reading as sar_reading
 from shared.subject_access import requests as access
 from shared.subject_access.deadlines import service_today
 from tests.factories import make_staff
@@ -323,12 +325,12 @@ def test_terrorism_ground_never_shown_to_student(app, db, student, officer, coll
     for msg in sent_messages():  # notifications
         if msg["To"] == student.email:
             assert not any(t in msg.get_content() for t in TRACES)
-    record = access.contents(req)
+    record = sar_reading.contents(req)
     text = repr(record)
     assert not any(t in text for t in TRACES)
     from shared.platform.pdf import render_pdf
 
-    pdf = pdf_text(render_pdf("records.html", access.render_context(req, record), title="t"))
+    pdf = pdf_text(render_pdf("records.html", sar_copies.render_context(req, record), title="t"))
     assert "Shared with consent" in pdf and not any(t in pdf for t in TRACES)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from shared.platform.pdf import html_to_pdf, render_pdf
-from shared.subject_access import requests as access
+from shared.subject_access import copies as sar_copies
+from shared.subject_access import reading as sar_reading
 from tests import factories_access as fa
 from tests.support.pdf import page_texts, text, text_lines
 
@@ -63,7 +64,7 @@ def test_the_terrorism_check_would_fail_on_a_copy_that_holds_the_words(student, 
 
     fa.make_full_record(student, officer, tag=" TT-SITUATION")
     req = fa.make_request(student)
-    record = access.contents(req, load_files=True)
-    copy = text(render_pdf("records.html", access.render_context(req, record), title="t"))
+    record = sar_reading.contents(req, load_files=True)
+    copy = text(render_pdf("records.html", sar_copies.render_context(req, record), title="t"))
     with pytest.raises(AssertionError):
         assert not any(t in copy for t in TRACES)  # the assertion tests/test_consent_breach.py makes

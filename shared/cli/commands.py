@@ -14,8 +14,8 @@ from shared.cli import lifecycle as lifecycle_cli
 from shared.demo import scale, seed
 from shared.platform.errors import ServiceError
 from shared.security import accounts
+from shared.subject_access import copies as sar_copies
 from shared.subject_access import jobs
-from shared.subject_access import requests as access
 
 
 def init_app(app: Flask) -> None:
@@ -77,7 +77,7 @@ def init_app(app: Flask) -> None:
     def jobs_work(burst):
         """Run the RQ worker when REDIS_URL is set; otherwise run every queued job and stop."""
         jobs.work(burst=burst)
-        discarded = access.discard_expired()
+        discarded = sar_copies.discard_expired()
         click.echo(f"Jobs done; {discarded} expired cop{'y' if discarded == 1 else 'ies'} of records deleted.")
     lifecycle_cli.init_app(app)
 

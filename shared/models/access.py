@@ -2,7 +2,7 @@
 log kept with it, and the rendering job whose state lives here so that a crash can be retried.
 
 The deadline arithmetic (ICO: one calendar month, paused while waiting, extendable by two) is in
-`shared/subject_access/requests.py`; `due_on` is stored so the queue can be sorted by it, and recomputed by every service
+`shared/subject_access/deadlines.py`; `due_on` is stored so the queue can be sorted by it, and recomputed by every service
 that changes a date it depends on.
 """
 
@@ -20,7 +20,7 @@ from shared.platform.crypto import encrypted
 
 
 class AccessStatus(enum.StrEnum):
-    """Where a request is. Which action leads from one to another is `shared.subject_access.requests.TRANSITIONS`."""
+    """Where a request is. Which action leads from one to another is `shared.subject_access.states.TRANSITIONS`."""
 
     RECEIVED = "received"  # the clock is running; the copy is being prepared (and redacted)
     PAUSED = "paused"  # waiting for clarification or proof of identity: the clock is stopped

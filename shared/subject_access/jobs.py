@@ -28,6 +28,7 @@ from shared.audit import log as audit
 from shared.models import RenderJob, RenderState, utcnow
 from shared.platform.extensions import db
 from shared.platform.transactions import writer_thread
+from shared.subject_access import copies
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "advice"
@@ -135,13 +136,11 @@ def _claim(job_id: int) -> bool:
 @writer_thread()
 def run_render_job(job_id: int) -> bool:
     """Claim the job and render its copy. Returns False if someone else had it (or it was not queued)."""
-    from shared.subject_access.requests import render_copy
-
     if not _claim(job_id):
         return False
     job = db.session.get(RenderJob, job_id)
     try:
-        render_copy(job.request_id)
+        copies.render_copy(job.request_id)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job, for a retry
         db.session.rollback()
         log.exception("Render job %s failed", job_id)

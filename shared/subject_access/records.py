@@ -39,8 +39,10 @@ from shared.models import (
     Staff,
     Student,
     StudentProfile,
+    utcnow,
 )
 from shared.platform.extensions import db
+from shared.subject_access.deadlines import SERVICE_TZ
 
 WITHHELD = "[withheld: information about another person]"
 INCLUDED_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -177,8 +179,6 @@ def format_day(value: date) -> str:
 
 
 def format_moment(value: datetime) -> str:
-    from shared.subject_access.deadlines import SERVICE_TZ
-
     local = value.astimezone(SERVICE_TZ)
     return f"{local.day} {local:%B %Y, %H:%M}"
 
@@ -436,8 +436,6 @@ def _consents(student_id: int, case_id: int | None, red: _Redactor) -> list[Item
 
 
 def _past(moment: datetime) -> bool:
-    from shared.models import utcnow
-
     return moment <= utcnow()
 
 

@@ -1,0 +1,184 @@
+"""Reading subject access requests: a request's pauses, live due date and status as the student sees it,
+the reviewers' queue, a student's own requests, and the contents its copy will hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from shared.audit import log as audit
+from shared.models import (
+    AccessPause,
+    AccessRequest,
+    AccessStatus,
+    Case,
+    PauseReason,
+    RenderJob,
+    Staff,
+    Student,
+    utcnow,
+)
+from shared.models.access import OPEN_STATUSES
+from shared.platform.errors import NotFound
+from shared.platform.extensions import db
+from shared.subject_access.deadlines import (
+    days_left,
+    due_date,
+    service_today,
+)
+from shared.subject_access.records import RedactionRule, StudentRecord, collect
+
+PAUSE_LABELS = {
+    PauseReason.CLARIFICATION.value: "waiting for you to clarify what you are asking for",
+    PauseReason.IDENTITY.value: "waiting for proof of your identity",
+}
+
+
+STATUS_LABELS = {
+    AccessStatus.RECEIVED.value: "Being prepared",
+    AccessStatus.PAUSED.value: "Paused",
+    AccessStatus.REVIEWED.value: "Reviewed: ready to release",
+    AccessStatus.REFUSED.value: "Refused",
+    AccessStatus.RELEASING.value: "Being produced",
+    AccessStatus.RELEASED.value: "Ready",
+    AccessStatus.EXPIRED.value: "Expired",
+}
+
+
+def pauses_of(req: AccessRequest) -> list[tuple[date, date | None]]:
+    return [(p.started_on, p.ended_on) for p in req.pauses]
+
+
+def live_due(req: AccessRequest, today: date | None = None) -> date:
+    """The due date today: an open pause keeps moving it on."""
+    return due_date(req.received_on, pauses_of(req), req.extension_months, today=today or service_today())
+
+
+def refresh_due(req: AccessRequest, today: date) -> None:
+    req.due_on = live_due(req, today)
+
+
+def open_pause(req: AccessRequest) -> AccessPause | None:
+    return next((p for p in req.pauses if p.ended_on is None), None)
+
+
+def current_job(req: AccessRequest) -> RenderJob | None:
+    return req.jobs[-1] if req.jobs else None
+
+
+def download_open(req: AccessRequest) -> bool:
+    return bool(req.status == AccessStatus.RELEASED.value and req.download_expires_at and utcnow() < req.download_expires_at)
+
+
+def status_for_student(req: AccessRequest) -> str:
+    if req.status == AccessStatus.RELEASED.value:
+        return "Ready to download" if download_open(req) else "Expired"
+    return {
+        AccessStatus.RECEIVED.value: "Received: we are preparing your copy",
+        AccessStatus.REVIEWED.value: "Received: we are preparing your copy",  # the review is the service's own step
+        AccessStatus.PAUSED.value: "Paused: we are waiting to hear from you",
+        AccessStatus.REFUSED.value: "Refused",
+        AccessStatus.RELEASING.value: "Being produced",
+        AccessStatus.EXPIRED.value: "Expired",
+    }[req.status]
+
+
+def scope_label(req: AccessRequest) -> str:
+    if req.case_id is None:
+        return "everything we hold about you"
+    reference = db.session.scalar(select(Case.reference).where(Case.id == req.case_id))
+    return f"enquiry {reference}"
+
+
+@dataclass
+class QueueRow:
+    id: int
+    reference: str
+    student_email: str
+    scope: str
+    received_on: date
+    due_on: date
+    days_left: int
+    status: str
+    status_label: str
+    extended: bool
+
+
+def _row(req: AccessRequest, today: date) -> QueueRow:
+    due = live_due(req, today)
+    return QueueRow(req.id, req.reference, req.student.email, scope_label(req), req.received_on, due,
+                    days_left(due, today), req.status, STATUS_LABELS[req.status], req.extension_months > 0)
+
+
+def _open_requests():
+    return db.session.scalars(select(AccessRequest).where(AccessRequest.status.in_(OPEN_STATUSES)).order_by(AccessRequest.due_on))
+
+
+def queue(staff: Staff, *, include_closed: bool = False, today: date | None = None) -> list[QueueRow]:
+    """Open requests, soonest due first (then, if asked, the closed ones, newest first)."""
+    today = today or service_today()
+    rows = sorted((_row(r, today) for r in _open_requests()), key=lambda r: (r.due_on, r.id))
+    if include_closed:
+        closed = db.session.scalars(
+            select(AccessRequest).where(AccessRequest.status.not_in(OPEN_STATUSES)).order_by(AccessRequest.received_at.desc())
+        )
+        rows += [_row(r, today) for r in closed]
+    audit.record_view(staff, "access.queue_viewed", None, count=len(rows))
+    return rows
+
+
+def near_deadline(within_days: int = 7, today: date | None = None) -> list[QueueRow]:
+    """For the dashboard: open requests due within `within_days` (or overdue). Shows references, not names."""
+    today = today or service_today()
+    rows = [_row(r, today) for r in _open_requests() if r.status != AccessStatus.RELEASING.value]
+    return sorted((r for r in rows if r.days_left <= within_days), key=lambda r: (r.due_on, r.id))
+
+
+def for_student(student: Student, request_id: int) -> AccessRequest:
+    """Only the student's own requests: anyone else's is indistinguishable from none."""
+    req = db.session.scalar(
+        select(AccessRequest).where(AccessRequest.id == request_id, AccessRequest.student_id == student.id)
+    )
+    if req is None:
+        raise NotFound()
+    return req
+
+
+def requests_of(student: Student) -> list[AccessRequest]:
+    return list(db.session.scalars(
+        select(AccessRequest).where(AccessRequest.student_id == student.id).order_by(AccessRequest.received_at.desc())
+    ))
+
+
+def get_request(request_id: int, *, for_update: bool = False) -> AccessRequest:
+    """The request; `for_update` locks its row until the commit (PostgreSQL), so two officers' actions on
+    it queue and the second sees the state the first left (SQLite's writers queue at BEGIN IMMEDIATE)."""
+    req = db.session.get(AccessRequest, request_id, with_for_update=True if for_update else None)
+    if req is None:
+        raise NotFound()
+    return req
+
+
+def view(staff: Staff, request_id: int) -> AccessRequest:
+    req = get_request(request_id)
+    audit.record_view(staff, "access.request_viewed", req, student_id=req.student_id, case_id=req.case_id)
+    return req
+
+
+def _rules(req: AccessRequest) -> list[RedactionRule]:
+    return [RedactionRule(r.target_kind, r.target_id, r.passage) for r in req.redactions]
+
+
+def contents(req: AccessRequest, *, load_files: bool = False) -> StudentRecord:
+    """Exactly what the copy will contain, redactions applied."""
+    return collect(req.student_id, req.case_id, _rules(req), load_files=load_files)
+
+
+def review(staff: Staff, request_id: int) -> tuple[AccessRequest, StudentRecord]:
+    req = get_request(request_id)
+    record = contents(req)
+    audit.record_view(staff, "access.reviewed", req, student_id=req.student_id, case_id=req.case_id)
+    return req, record
+
