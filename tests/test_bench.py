@@ -73,17 +73,18 @@ def test_percentile():
 
 
 def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_windows(app, db):
+    from bench import load_client, load_writes
     from bench import load_faults as lf
     from shared.audit import log as audit
     from shared.models import Student
 
-    before = lf.baseline(app)
+    before = load_writes.baseline(app)
     kept = Student(email="load-kept@example.ac.uk", password_hash="-")
     db.session.add(kept)
     db.session.flush()
     audit.record(None, "student.registered", kept, student_id=kept.id)
     db.session.commit()
-    log = lf.Log()
+    log = load_client.Log()
     log.faults = {"worker_killed": [5.0, 5.5], "database_down": [10.0, 14.0]}
     log.requests = [
         (1.0, "student", "/home", 200, False, "", 1.1),
@@ -98,7 +99,7 @@ def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_window
                        (2.0, "register", "load-lost@example.ac.uk", True, 200, 2),
                        (11.0, "register", "load-failed@example.ac.uk", False, 503, 3)]
     health = [(14.05, 503), (14.3, 200)]
-    report = lf.analyse(app, [lf.WRITES["register"]], log, health, before)
+    report = lf.analyse(app, [load_writes.WRITES["register"]], log, health, before)
     register = report["writes"]["register"]
     assert register["lost"] == ["load-lost@example.ac.uk"] and register["retried"] == 2
     assert register["partial"] == [] and register["duplicated"] == [] and register["failed"] == 1
@@ -115,7 +116,7 @@ def test_load_report_counts_lost_submissions_and_errors_outside_the_fault_window
 def test_load_writes_find_their_records_through_the_encrypted_text_and_report_partial_ones(app, db):
     """Casework free text is encrypted at rest: the load test finds each submission by the marker in its
     decrypted text, and a record without its audit event or a document without its file is partial."""
-    from bench import load_faults as lf
+    from bench import load_client, load_writes
     from shared.casework import cases as casework
     from shared.casework import documents
     from shared.casework import record as case_record
@@ -125,8 +126,8 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
     from tests.factories_casework import PDF, make_case
 
     student, officer = factories.make_student(), factories.make_staff()
-    before = lf.baseline(app)
-    markers = [lf.new_marker() for _ in range(4)]
+    before = load_writes.baseline(app)
+    markers = [load_client.new_marker() for _ in range(4)]
     case = make_case(student, what_happened=f"{markers[0]} what happened", uploads=[Upload("a.pdf", PDF)])
     casework.student_sends_message(student, case.reference, f"{markers[1]} an update")
     case_record.add_entry(officer, case.reference, "note", utcnow(), f"{markers[2]} a note")
@@ -134,18 +135,18 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
             "message": [f"{case.reference}:{markers[1]}", f"{case.reference}:{markers[3]}"],
             "entry": [f"{case.reference}:{markers[2]}", f"{case.reference}:{markers[3]}"]}
     for name, (stored, missing) in keys.items():
-        assert lf.WRITES[name].count(app, [stored, missing]) == {stored: 1, missing: 0}, name
-        assert lf.WRITES[name].partial(app, before) == [], name
-    assert lf.orphan_files(app, 0) == []  # the case's document has its row (the store starts empty)
+        assert load_writes.WRITES[name].count(app, [stored, missing]) == {stored: 1, missing: 0}, name
+        assert load_writes.WRITES[name].partial(app, before) == [], name
+    assert load_writes.orphan_files(app, 0) == []  # the case's document has its row (the store starts empty)
     document = db.session.scalar(select(Document))
     (documents.storage_dir() / document.uid).unlink()
-    assert lf.WRITES["case"].partial(app, before) == [f"case {case.reference}: document {document.id} has no file"]
+    assert load_writes.WRITES["case"].partial(app, before) == [f"case {case.reference}: document {document.id} has no file"]
     # an entry without its first version
     from shared.models import CaseEntryVersion
 
     db.session.execute(CaseEntryVersion.__table__.delete())
     db.session.commit()
-    problems = lf.WRITES["entry"].partial(app, before)
+    problems = load_writes.WRITES["entry"].partial(app, before)
     assert any("has versions [], current 1" in p for p in problems) and any("has no text" in p for p in problems)
 
 
