@@ -12,14 +12,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 FRIENDLY_503 = "The service is unavailable"
-
-
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
 MARKER_RE = re.compile(r"load-[0-9a-f]{16}")
-
-
 MAX_ATTEMPTS = 3  # a person tries a failed submission again, twice at most
 
 

@@ -347,11 +347,7 @@ class RegisterWrite(Write):
 
 
 WRITES: dict[str, Write] = {w.name: w for w in (CaseWrite(), MessageWrite(), EntryWrite(), RegisterWrite())}
-
-
 DEFAULT_WRITES = ["case", "message", "entry"]
-
-
 BASELINE_TABLES = ("cases", "messages", "case_entries", "documents", "audit_events", "students")
 
 

@@ -31,11 +31,7 @@ from shared.platform.forms import record_number
 from shared.security.authz import can_view_all_cases
 
 PAGE_SIZE = 25
-
-
 COUNT_LIMIT = 1000  # the case list counts this far, then says 'more than'
-
-
 DASHBOARD_LIMIT = 20
 
 

@@ -45,10 +45,7 @@ from shared.security.authz import can_view_all_cases
 
 LONDON = ZoneInfo("Europe/London")
 
-
 STUDENT_STATUS = {"new": "New", "open": "Open", "waiting": "Waiting for you", "closed": "Closed"}
-
-
 STAFF_STATUS = {"new": "New", "open": "Open", "waiting": "Waiting for the student", "closed": "Closed"}
 
 
@@ -56,10 +53,7 @@ MEETING = {"in_person": "In person", "online": "Online (video call)", "phone": "
 
 
 OTHER_COLLEGE = "other"
-
-
 OTHER_COLLEGE_LABEL = "Other, or not in a college"
-
 
 # Lengths: generous for the story, tight for single-line answers.
 LONG_TEXT = 20_000

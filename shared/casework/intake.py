@@ -50,8 +50,6 @@ MEDIUM_TEXT = 4_000
 
 
 CRSID_RE = re.compile(r"^[a-z]{2,6}[0-9]{0,5}$")
-
-
 PHONE_RE = re.compile(r"^[0-9+()\- ]{6,30}$")
 
 
@@ -85,8 +83,6 @@ PROFILE_FIELDS = (
     "full_name", "preferred_name", "pronouns", "college_code", "faculty", "course", "year_of_study", "crsid",
     "phone", "safe_channels", "may_leave_message", "contact_notes", "accessibility_needs",
 )
-
-
 _SINGLE_LINE = {
     "full_name": ("your full name", 200, True),
     "preferred_name": ("your preferred name", 120, False),
@@ -97,8 +93,6 @@ _SINGLE_LINE = {
     "crsid": ("your CRSid", 20, False),
     "phone": ("your phone number", 40, False),
 }
-
-
 _MULTI_LINE = {
     "contact_notes": ("anything else about contacting you safely", MEDIUM_TEXT, False),
     "what_happened": ("what happened", LONG_TEXT, True),

@@ -23,8 +23,6 @@ from shared.security.accounts import student_with_email
 NCND = ("The Advice Service is confidential. We can neither confirm nor deny whether any particular person has "
         "contacted us or is using the service. If the person you are asking about would like us to talk to you, "
         "they can give us their consent, and we can then get in touch.")
-
-
 CONFIRM = ("With their consent, you may confirm that this student is using the Advice Service. Say nothing more "
            "than that unless their consent covers it.")
 

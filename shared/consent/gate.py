@@ -35,29 +35,20 @@ from shared.platform.errors import ConsentRequired, ValidationFailed
 from shared.platform.extensions import db
 
 RANK = {Scope.ATTENDANCE.value: 1, Scope.SUMMARY.value: 2, Scope.FULL_RECORD.value: 3}
-
-
 SCOPE_ORDER = [Scope.ATTENDANCE.value, Scope.SUMMARY.value, Scope.DOCUMENTS.value, Scope.FULL_RECORD.value]
-
-
 SCOPE_LABELS = {
     Scope.ATTENDANCE.value: "That you are using the Advice Service",
     Scope.SUMMARY.value: "A summary of your case: what it is about and where it has got to",
     Scope.DOCUMENTS.value: "Specific documents that you choose",
     Scope.FULL_RECORD.value: "Your full case record: notes, messages, appointments and documents",
 }
-
-
 STAFF_SCOPE_LABELS = {
     Scope.ATTENDANCE.value: "That the student is using the service",
     Scope.SUMMARY.value: "A summary of the case",
     Scope.DOCUMENTS.value: "Named documents",
     Scope.FULL_RECORD.value: "The full record",
 }
-
-
 METHODS = ("email", "phone", "letter", "in_person", "other")
-
 
 # Why a disclosure was refused, in the order the checks run: the reason reported is that of the consent
 # that got furthest, so "withdrawn" beats "no consent for this recipient" when both apply.
@@ -70,8 +61,6 @@ REASONS = {
     "withdrawn": "The student has withdrawn their consent for this recipient.",
     "expired": "The student's consent for this recipient has expired.",
 }
-
-
 _CHECK_ORDER = ["wrong_recipient", "wrong_case", "wrong_scope", "not_yet", "withdrawn", "expired"]
 
 

@@ -60,8 +60,6 @@ COLLECTION_METHODS = {
     CollectionMethod.PHONE.value: "By phone",
     CollectionMethod.EMAIL.value: "By email",
 }
-
-
 OFFICER_METHODS = tuple(m for m in COLLECTION_METHODS if m != CollectionMethod.PORTAL.value)
 
 

@@ -34,8 +34,6 @@ PAUSE_LABELS = {
     PauseReason.CLARIFICATION.value: "waiting for you to clarify what you are asking for",
     PauseReason.IDENTITY.value: "waiting for proof of your identity",
 }
-
-
 STATUS_LABELS = {
     AccessStatus.RECEIVED.value: "Being prepared",
     AccessStatus.PAUSED.value: "Paused",

@@ -81,8 +81,6 @@ from shared.subject_access.states import (
 )
 
 NOTE_MAX = 2000
-
-
 REASON_MAX = 2000
 
 

@@ -24,13 +24,8 @@ class SecondOfficerRequired(TransitionRefused):
 RECEIVED, PAUSED, REVIEWED, REFUSED, RELEASING, RELEASED, EXPIRED = (s.value for s in (
     AccessStatus.RECEIVED, AccessStatus.PAUSED, AccessStatus.REVIEWED, AccessStatus.REFUSED, AccessStatus.RELEASING,
     AccessStatus.RELEASED, AccessStatus.EXPIRED))
-
-
 REQUEST, PAUSE, RESUME, EXTEND, REDACT, UNREDACT = "request", "pause", "resume", "extend", "redact", "unredact"
-
-
 REVIEW, RELEASE, RETRY, RENDER, EXPIRE, REFUSE = "review", "release", "retry", "render", "expire", "refuse"
-
 
 # {state: {action: next state}}. `None` is before the request exists. A change to the redactions (or a
 # pause) after the review takes the copy back before it: the review no longer covers what would be released.
@@ -46,13 +41,8 @@ TRANSITIONS: dict[str | None, dict[str, str]] = {
     REFUSED: {},
     EXPIRED: {},
 }
-
-
 ACTIONS = tuple(sorted({action for moves in TRANSITIONS.values() for action in moves} - {REQUEST}))
-
-
 BEFORE_REVIEW = (RECEIVED, PAUSED)  # states whose copy has no review: entering one clears it
-
 
 _DOING = {  # what each action does, for the message that refuses it
     PAUSE: "pause the clock", RESUME: "restart the clock", EXTEND: "extend the time to reply",
@@ -60,8 +50,6 @@ _DOING = {  # what each action does, for the message that refuses it
     RELEASE: "release the copy", RETRY: "produce the copy again", RENDER: "produce the copy",
     EXPIRE: "discard the copy", REFUSE: "refuse the request",
 }
-
-
 _BECAUSE = {
     RECEIVED: "This copy has not been reviewed yet",
     PAUSED: "The clock on this request is paused",
@@ -71,14 +59,8 @@ _BECAUSE = {
     REFUSED: "This request was refused",
     EXPIRED: "This copy has expired",
 }
-
-
 _NOT_REVIEWED = "This copy has not been reviewed yet, so it can't be released. Review it first."
-
-
 _ALREADY_RELEASED = "This copy has already been released."
-
-
 _REFUSAL_MESSAGES = {
     (RECEIVED, RELEASE): _NOT_REVIEWED,
     (PAUSED, RELEASE): "The clock on this request is paused and the copy has not been reviewed, so it can't be released.",
