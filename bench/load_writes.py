@@ -369,11 +369,15 @@ def orphan_files(app, started_at: float) -> list[tuple[str, float]]:
 
     from shared.casework import documents
     from shared.models import Document
+    from shared.platform import blobs
     from shared.platform.extensions import db
 
     with app.app_context():
-        folder = documents.storage_dir()
-        on_disk = {p.name: p.stat().st_mtime for p in folder.iterdir()}
+        store = blobs.store()
+        uids = [name.split("/", 1)[1] for name in store.names() if name.startswith("documents/")]
+        # A database store's rows carry no time: such an orphan shows as written at the start.
+        on_disk = {uid: (store.path(documents.blob_name(uid)).stat().st_mtime if store.backend == "filesystem"
+                         else started_at) for uid in uids}
         rows = set(db.session.scalars(select(Document.uid)))
     return sorted((uid, round(at - started_at, 2)) for uid, at in on_disk.items() if uid not in rows)
 

@@ -1,6 +1,6 @@
 """Access to my records: ask for a copy, follow it, download it while signed in."""
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import RadioField, SubmitField, TextAreaField
@@ -18,6 +18,7 @@ from shared.subject_access import deadlines
 from shared.subject_access import reading as sar_reading
 from shared.subject_access import records as sar_records
 from shared.subject_access import requests as access
+from shared.web.casework_views import streamed_attachment
 from shared.web.hooks import render_error
 
 
@@ -81,13 +82,10 @@ def access_show(request_id):
 @bp.get("/records/<int:request_id>/download")
 def access_download(request_id):
     try:
-        filename, pdf = sar_copies.download(current_user, request_id)
+        filename, chunks, size = sar_copies.download(current_user, request_id)
     except NotFound:
         return render_error(404, NOT_FOUND)
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("portal.access_show", request_id=request_id))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "Cache-Control": "no-store",
-    })
+    return streamed_attachment(chunks, filename, "application/pdf", size)

@@ -81,12 +81,13 @@ def app(tmp_path_factory):
 
 
 def _file_stores(test_root: Path) -> tuple[Path, ...]:
-    """The folders where the app writes encrypted files for rows (documents; copies of records), which must be
-    inside this run's temporary folder: the per-test cleanup empties them."""
-    from shared.casework import documents
-    from shared.subject_access import copy_store
+    """The folders where a filesystem blob store writes encrypted files for rows (documents; copies of
+    records), which must be inside this run's temporary folder: the per-test cleanup empties them. (A database
+    blob store's rows go with the other tables.)"""
+    from shared.platform import blobs
 
-    stores = (documents.storage_dir(), copy_store.copies_dir())
+    root = Path(current_app.instance_path)
+    stores = tuple(root / folder for folder in blobs.FOLDERS)
     for folder in stores:
         assert folder.resolve().is_relative_to(test_root.resolve()), f"{folder} is not a test folder"
     return stores

@@ -7,7 +7,6 @@ import hashlib
 import itertools
 from datetime import timedelta
 
-from shared.casework.documents import storage_dir as documents_dir
 from shared.models import (
     Case,
     CaseEntry,
@@ -19,7 +18,8 @@ from shared.models import (
     StudentProfile,
     utcnow,
 )
-from shared.platform.crypto import current_key_id, encrypt_bytes, new_uid
+from shared.platform import blobs
+from shared.platform.crypto import current_key_id, new_uid
 from shared.platform.extensions import db
 
 _seq = itertools.count(1)
@@ -37,9 +37,7 @@ def make_profile(student, **kw) -> StudentProfile:
 
 def make_document(student, case=None, data: bytes = b"%PDF-1.4 fictional letter", title="letter.pdf") -> Document:
     uid = new_uid()
-    folder = documents_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / uid).write_bytes(encrypt_bytes(data, f"documents.content.{uid}"))
+    blobs.store().put(f"documents/{uid}", data, f"documents.content.{uid}")
     doc = Document(uid=uid, case_id=case.id if case else None, student_id=student.id, uploaded_by_student=True,
                    content_type="application/pdf", size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
                    key_id=current_key_id())

@@ -81,11 +81,9 @@ def test_request_review_redact_release_download(student, officer, manager, stude
     assert _db.session.query(AuditEvent).filter_by(action="access.downloaded", student_id=student.id).count() == 1
 
     # the stored file is encrypted: the PDF's text is not readable on disk
-    from pathlib import Path
+    from tests.support.blobs import stored_files
 
-    from flask import current_app
-
-    stored = (Path(current_app.instance_path) / req.pdf_path).read_bytes()
+    stored = stored_files()[req.pdf_path]
     assert not stored.startswith(b"%PDF") and b"seemed anxious" not in stored
 
 

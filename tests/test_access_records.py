@@ -115,7 +115,8 @@ def test_images_are_included_and_pdfs_attached(student, officer, full):
     assert [d.included_as for d in docs] == ["image", "pdf", None]
     assert docs[0].data_uri.startswith("data:image/png;base64,")
     fa.review_and_release(officer, req)
-    _name, pdf = sar_copies.download(student, req.id)
+    _name, chunks, _size = sar_copies.download(student, req.id)
+    pdf = b"".join(chunks)
     assert "Letter from college [doc].pdf" in attachment_names(pdf)
     text = pdf_text(pdf)
     assert "Photo of the notice [doc]" in text and "Spreadsheet [doc]" in text

@@ -122,6 +122,7 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
     from shared.casework import record as case_record
     from shared.casework.documents import Upload
     from shared.models import Document, utcnow
+    from shared.platform import blobs
     from tests import factories
     from tests.factories_casework import PDF, make_case
 
@@ -139,7 +140,8 @@ def test_load_writes_find_their_records_through_the_encrypted_text_and_report_pa
         assert load_writes.WRITES[name].partial(app, before) == [], name
     assert load_writes.orphan_files(app, 0) == []  # the case's document has its row (the store starts empty)
     document = db.session.scalar(select(Document))
-    (documents.storage_dir() / document.uid).unlink()
+    blobs.store().delete(documents.blob_name(document.uid))
+    db.session.commit()
     assert load_writes.WRITES["case"].partial(app, before) == [f"case {case.reference}: document {document.id} has no file"]
     # an entry without its first version
     from shared.models import CaseEntryVersion

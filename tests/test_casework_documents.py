@@ -10,7 +10,9 @@ from shared.casework import cases as casework
 from shared.casework import documents
 from shared.casework.documents import Upload, detect_type
 from shared.models import AuditEvent, Case, Document
+from shared.platform import blobs
 from tests.factories_casework import DOCX, PDF, PNG, intake_form, make_case, zip_of
+from tests.support.blobs import stored_files
 
 OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100 + "WordDocument".encode("utf-16-le") + b"\x00" * 50
 
@@ -89,9 +91,11 @@ def test_documents_are_encrypted_outside_the_web_root_and_downloaded_safely(
     resp = _post_form_with(student_browser, "..\\..\\etc\\evil<script>.pdf", secret)
     assert resp.status_code == 302
     document = db.session.scalar(select(Document))
-    stored = Path(app.instance_path) / "documents" / document.uid
-    assert stored.exists() and b"SECRET-DOCUMENT-MARKER" not in stored.read_bytes()
-    assert not str(stored.resolve()).startswith(str(Path(app.static_folder).resolve()))
+    stored = stored_files()[f"documents/{document.uid}"]
+    assert b"SECRET-DOCUMENT-MARKER" not in stored
+    if blobs.store().backend == "filesystem":
+        path = blobs.store().path(f"documents/{document.uid}")
+        assert not str(path.resolve()).startswith(str(Path(app.static_folder).resolve()))
     assert document.content_type == "application/pdf" and document.title.endswith("evil<script>.pdf")
     assert "/" not in document.title and "\\" not in document.title
     case_page = officer_browser.get(f"/staff/cases/{db.session.scalar(select(Case)).reference}").get_data(as_text=True)

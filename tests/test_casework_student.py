@@ -133,10 +133,9 @@ def test_html_script_and_odd_unicode_are_stored_safely_and_shown_escaped(student
 
 
 def _stored_files(app) -> set:
-    from pathlib import Path
+    from tests.support.blobs import stored_files
 
-    folder = Path(app.instance_path) / "documents"
-    return set(folder.iterdir()) if folder.exists() else set()
+    return set(stored_files())
 
 
 def test_a_failure_mid_write_leaves_no_partial_case(app, student_browser, db, monkeypatch):

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from bench import harness
 from shared.casework import documents
 from shared.models import AuditEvent, Case, Document, Message
+from shared.platform import blobs
 from shared.web import hooks as web
 from tests.factories_casework import DOCX, DOCX_MEMBERS, PDF, intake_form, make_case, zip_of
 from tests.plugin import tally
@@ -100,7 +101,7 @@ class Uploader:
 
 
 def stored_files() -> frozenset[str]:
-    return frozenset(p.name for p in documents.storage_dir().iterdir())
+    return frozenset(name.split("/", 1)[1] for name in blobs.store().names() if name.startswith("documents/"))
 
 
 @pytest.fixture(params=list(POINTS))
@@ -278,8 +279,11 @@ def test_a_tricky_name_on_a_valid_file_is_shown_cleaned_and_never_used_as_a_path
     assert "/" not in document.title and "\\" not in document.title and len(document.title) <= 200
     assert shown in page and hidden not in page
     new_files = {p for p in everywhere.rglob("*") if p.is_file()} - files_before
-    assert {p.name for p in new_files if not p.name.startswith("test.db")} == {uid}  # only the stored file
-    assert all(p.parent == documents.storage_dir() for p in new_files if p.name == uid)
+    if blobs.store().backend == "filesystem":
+        assert {p.name for p in new_files if not p.name.startswith("test.db")} == {uid}  # only the stored file
+        assert all(p == blobs.store().path(documents.blob_name(uid)) for p in new_files if p.name == uid)
+    else:  # the database holds it: no file anywhere
+        assert {p.name for p in new_files if not p.name.startswith("test.db")} == set()
 
 
 # --- over a real server: the 413 page, not a reset connection ---------------------------------------------

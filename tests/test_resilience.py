@@ -94,9 +94,8 @@ def test_a_page_made_before_the_database_drops_its_connection_is_still_served(db
 def test_a_case_form_cut_off_by_the_database_leaves_no_document_file(app, db, student_browser, monkeypatch):
     """The database goes away while a case with a document is being saved, and the rollback fails too (the
     connection is gone): the student gets the 503 page, and neither the case nor the encrypted file remains."""
-    from shared.casework import documents
     from shared.models import Case
-    from shared.platform import mail
+    from shared.platform import blobs, mail
     from tests.factories_casework import PDF, intake_form
 
     def database_gone(*_args, **_kwargs):
@@ -108,7 +107,7 @@ def test_a_case_form_cut_off_by_the_database_leaves_no_document_file(app, db, st
                                       content_type="multipart/form-data")
     assert response.status_code == 503 and "The service is unavailable" in response.get_data(as_text=True)
     monkeypatch.undo()
-    assert list(documents.storage_dir().iterdir()) == []  # the store is emptied between tests
+    assert blobs.store().names() == []  # the store is emptied between tests
     assert db.session.scalar(select(func.count(Case.id))) == 0
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.audit import log as audit
-from shared.casework.documents import storage_dir as documents_dir
+from shared.casework.documents import blob_name
 from shared.lifecycle import backup, keyrotation, retention
 from shared.models import (
     AuditEvent,
@@ -28,6 +28,7 @@ from shared.platform.mail import sent_messages
 from tests import factories
 from tests.factories_everything import fill_every_encrypted_field
 from tests.factories_staffsec import make_case, make_document, make_profile
+from tests.support.blobs import is_stored, remove_all, stored_files
 
 
 @pytest.fixture
@@ -55,8 +56,7 @@ def test_retention_run_anonymises_old_closed_cases_and_keeps_statistics(app, db,
     stats_before = (before.area_code, before.college_code, before.outcome_code, before.opened_at.strftime("%Y-%m"),
                     before.closed_at.strftime("%Y-%m"), before.first_response_at - before.opened_at)
     doc = db.session.scalar(select(Document).where(Document.case_id == old_case.id))
-    path = documents_dir() / doc.uid
-    assert path.exists()
+    assert is_stored(blob_name(doc.uid))
     recent = make_case(student, officer, closed_years_ago=1)
 
     result = app.test_cli_runner().invoke(args=["retention", "run"])
@@ -75,7 +75,7 @@ def test_retention_run_anonymises_old_closed_cases_and_keeps_statistics(app, db,
     assert db.session.scalar(select(Message).where(Message.case_id == case.id)).body == ""
     consent = db.session.scalar(select(Consent).where(Consent.case_id == case.id))
     assert consent.recipient_name == "" and consent.typed_name == "" and consent.purpose == ""
-    assert not path.exists() and db.session.get(Document, doc.id).deleted_at is not None
+    assert not is_stored(blob_name(doc.uid)) and db.session.get(Document, doc.id).deleted_at is not None
     # Audit events are kept, without the link to the student, and the chain still verifies.
     viewed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "case.viewed"))
     assert viewed is not None and viewed.case_id == case.id and viewed.student_id is None
@@ -200,9 +200,9 @@ def _plaintexts():
             if value is not None:
                 out[(f.label, row.id)] = value
     for doc in _db.session.scalars(select(Document)):
-        from shared.platform.crypto import decrypt_bytes
+        from shared.platform import blobs
 
-        out[("file", doc.id)] = decrypt_bytes((documents_dir() / doc.uid).read_bytes(), f"documents.content.{doc.uid}")
+        out[("file", doc.id)] = blobs.store().read(blob_name(doc.uid), f"documents.content.{doc.uid}")
     return out
 
 
@@ -253,8 +253,7 @@ def _everything():
     for table in Base.metadata.sorted_tables:
         rows = _db.session.execute(table.select()).mappings().all()
         snapshot[table.name] = sorted((dict(r) for r in rows), key=repr)
-    files = {p.name: p.read_bytes() for p in documents_dir().iterdir()} if documents_dir().exists() else {}
-    return snapshot, files
+    return snapshot, stored_files()
 
 
 def test_backup_round_trip_restores_every_record_document_and_the_audit_chain(app, db, old_case, student, officer,
@@ -279,9 +278,8 @@ def test_backup_round_trip_restores_every_record_document_and_the_audit_chain(ap
 
     db.session.rollback()  # release the test's read locks before emptying the tables
     _empty_database(_db)
-    for p in documents_dir().iterdir():
-        p.unlink()
-    db.session.rollback()  # end the test's read transaction: the command shares this app context
+    remove_all()
+    db.session.commit()  # end the test's read transaction: the command shares this app context
     result = app.test_cli_runner().invoke(args=["backup", "restore", str(archive)])
     assert result.exit_code == 0, result.output
     db.session.expire_all()

@@ -5,8 +5,9 @@ The type is decided from the bytes (magic numbers), never from the name or the b
 promises more than we would ever unpack, or members that unpack to more than the listing says) and a zip
 whose member names would unpack outside the folder they are unpacked into. Plain text that a browser
 would take for a web page (markup) or a system for a program (#!) is refused too. The bytes are encrypted with the document's uid
-as associated data and written to `<instance>/documents/<uid>`, a folder the web server never serves.
-A download always gets a fixed name (`document-<id>.<ext>`), `attachment` and `no-store`.
+as associated data and kept in the blob store (shared.platform.blobs) as `documents/<uid>`: in the database,
+or in the instance folder (a folder the web server never serves). A download streams from the store chunk by
+chunk and always gets a fixed name (`document-<id>.<ext>`), `attachment` and `no-store`.
 
 Services here do not commit: callers add documents inside their own transaction (a case, a message), call
 `remove_files` if that transaction fails, and audit the upload with the change it belongs to.
@@ -14,21 +15,21 @@ Services here do not commit: callers add documents inside their own transaction 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import or_, select
 
 from shared.audit import log as audit
 from shared.models import Document, Staff, Student
-from shared.platform.crypto import current_key_id, decrypt_bytes, encrypt_bytes, new_uid
+from shared.platform import blobs
+from shared.platform.crypto import new_uid
 from shared.platform.errors import NotFound, ValidationFailed
 from shared.platform.extensions import db
 from shared.security.authz import can_view_all_cases
@@ -194,16 +195,11 @@ def clean_title(filename: str) -> str:
     return name[:_TITLE_MAX] or "file"
 
 
-def storage_dir() -> Path:
-    folder = Path(current_app.instance_path) / "documents"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
-
-
-def _path(uid: str) -> Path:
-    if not uid.isalnum():
+def blob_name(uid: str) -> str:
+    """The document's name in the blob store."""
+    if not uid or not uid.isalnum():
         raise NotFound()
-    return storage_dir() / uid
+    return f"documents/{uid}"
 
 
 def content_context(uid: str) -> str:
@@ -221,10 +217,7 @@ def add(
     """Check and store one upload in the caller's transaction (the caller audits and commits)."""
     content_type = check(upload)
     uid = new_uid()
-    blob = encrypt_bytes(upload.data, content_context(uid))
-    path = _path(uid)
-    path.write_bytes(blob)
-    path.chmod(0o600)
+    stored = blobs.store().put(blob_name(uid), upload.data, content_context(uid))
     document = Document(
         uid=uid,
         case_id=case_id,
@@ -233,9 +226,9 @@ def add(
         uploaded_by_student=staff is None,
         uploaded_by_staff_id=staff.id if staff else None,
         content_type=content_type,
-        size_bytes=len(upload.data),
-        sha256=hashlib.sha256(upload.data).hexdigest(),
-        key_id=current_key_id(),
+        size_bytes=stored.size,
+        sha256=stored.sha256,
+        key_id=stored.key_id,
     )
     document.title = clean_title(upload.filename)
     db.session.add(document)
@@ -244,8 +237,9 @@ def add(
 
 def remove_files(documents: list[Document]) -> None:
     """Undo the files of documents whose transaction failed, so no orphaned ciphertext is left behind."""
+    store = blobs.store()
     for document in documents:
-        _path(document.uid).unlink(missing_ok=True)
+        store.delete(blob_name(document.uid))
 
 
 def download_name(document: Document) -> str:
@@ -256,27 +250,33 @@ def download_name(document: Document) -> str:
 class Download:
     filename: str
     content_type: str
-    data: bytes
+    chunks: Iterator[bytes]  # the plaintext, streamed from the store
+    size: int
 
 
-def read_plaintext(document: Document) -> bytes:
-    """The document's bytes, decrypted. Callers audit the access (downloads here, access copies there)."""
+def open_plaintext(document: Document) -> Iterator[bytes]:
+    """The document's bytes, decrypted chunk by chunk, checked against its recorded digest as they go. A
+    missing or unopenable file is NotFound here, before anything is sent. Callers audit the access."""
     if document.deleted_at is not None:
         raise NotFound()
     try:
-        blob = _path(document.uid).read_bytes()
-    except FileNotFoundError as exc:
+        return blobs.store().open_checked(blob_name(document.uid), content_context(document.uid), document.sha256)
+    except (blobs.BlobMissing, blobs.BlobDamaged) as exc:
         raise NotFound() from exc
-    return decrypt_bytes(blob, content_context(document.uid))
+
+
+def read_plaintext(document: Document) -> bytes:
+    """The document's bytes, whole (for attaching it to a copy of records). Callers audit the access."""
+    return b"".join(open_plaintext(document))
 
 
 def _open(document: Document, actor) -> Download:
-    data = read_plaintext(document)
+    chunks = open_plaintext(document)
     audit.record(
         actor, "document.downloaded", document, student_id=document.student_id, case_id=document.case_id
     )
     db.session.commit()
-    return Download(download_name(document), document.content_type, data)
+    return Download(download_name(document), document.content_type, chunks, document.size_bytes)
 
 
 def student_visible():

@@ -1,4 +1,5 @@
-"""Commands for the data lifecycle: `retention run`, `keys rotate|status`, `backup create|restore`."""
+"""Commands for the data lifecycle: `retention run`, `keys rotate|status`, `backup create|restore`,
+`blobs status|move`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 from flask import Flask
 
 from shared.lifecycle import backup, keyrotation, retention
+from shared.platform import blobs
 from shared.platform.crypto import current_key_id
 
 
@@ -61,16 +63,16 @@ def init_app(app: Flask) -> None:
 
     @app.cli.group("backup")
     def backup_group():
-        """Encrypted backups of the database and the documents."""
+        """Encrypted backups of the database and every stored file."""
 
     @backup_group.command("create")
     @click.argument("path", type=click.Path(dir_okay=False, writable=True))
     def backup_create(path):
-        """Write one encrypted archive of every table and the documents folder to PATH."""
+        """Write one encrypted archive of every table and every stored file to PATH."""
         summary = backup.create(path)
         rows = sum(summary.tables.values())
         click.echo(f"Backup written to {path}: {rows} rows in {len(summary.tables)} tables, "
-                   f"{summary.documents} documents (schema {summary.revision}).")
+                   f"{summary.files} files of which {summary.documents} documents (schema {summary.revision}).")
 
     @backup_group.command("restore")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
@@ -81,4 +83,30 @@ def init_app(app: Flask) -> None:
         except backup.BackupError as exc:
             raise click.ClickException(str(exc)) from exc
         rows = sum(summary.tables.values())
-        click.echo(f"Restored {rows} rows and {summary.documents} documents. Run `flask --app wsgi audit verify`.")
+        click.echo(f"Restored {rows} rows and {summary.files} files ({summary.documents} documents). "
+                   "Run `flask --app wsgi audit verify`.")
+
+    @app.cli.group("blobs")
+    def blobs_group():
+        """The store of documents and copies of records (BLOB_BACKEND: filesystem or database)."""
+
+    @blobs_group.command("status")
+    def blobs_status():
+        """How many files each backend holds, and which one this instance uses."""
+        click.echo(f"In use: {app.config['BLOB_BACKEND']}")
+        for backend in blobs.BACKENDS:
+            click.echo(f"  {backend}: {len(blobs.store_for(backend).names())} files")
+
+    @blobs_group.command("move")
+    @click.option("--to", "target", type=click.Choice(blobs.BACKENDS), required=True)
+    @click.option("--limit", type=int, default=None, help="Stop after moving this many files (run again to go on).")
+    def blobs_move(target, limit):
+        """Move every stored file into the TO backend, each checked by digest before the source copy goes.
+        Interrupted, run it again: it carries on. Then set BLOB_BACKEND to the same backend."""
+        source = blobs.store_for("filesystem" if target == "database" else "database")
+        result = blobs.move(source, blobs.store_for(target), limit=limit)
+        left = len(source.names())
+        click.echo(f"Moved {result.moved} files to the {target} backend ({result.already} were there already); "
+                   f"{left} left in the {source.backend} backend.")
+        if app.config["BLOB_BACKEND"] != target and not left:
+            click.echo(f"Now set BLOB_BACKEND={target}.")

@@ -1,12 +1,18 @@
-"""Encrypted backups: one archive holding every table's rows and the documents folder.
+"""Encrypted backups: one archive holding every table's rows and every stored file.
 
 `create` dumps every table through SQLAlchemy's metadata, parents before children (foreign-key order),
 so the same archive restores into SQLite or PostgreSQL. The archive is a tar stream cut into 1 MiB chunks,
 each encrypted with AES-GCM under the newest ENCRYPTION_KEYS key and bound to the archive's id, its
 position and whether it is the last, so a chunk cannot be altered, reordered, dropped or the archive cut
-short without restore refusing it. Documents are copied as they are stored (already encrypted).
-Restoring needs the same ENCRYPTION_KEYS and AUDIT_HMAC_KEY: keep those in the secret store, not beside
-the backups.
+short without restore refusing it. Stored files (documents, copies of records) are copied from the blob
+store as they are kept (already encrypted), in the form both backends share, so an archive taken with one
+backend restores into the other. Restoring needs the same ENCRYPTION_KEYS and AUDIT_HMAC_KEY: keep those in
+the secret store, not beside the backups.
+
+Both directions stream: rows are read in batches through a server-side cursor and files chunk by chunk, and
+restore writes each part as it is read, in one transaction it rolls back (removing any files it wrote to a
+filesystem store) if any part of the archive does not open or the counts do not match its manifest. So
+memory stays bounded whatever the size of the database.
 
 `restore` only writes into an empty, migrated instance at the same schema revision.
 """
@@ -26,8 +32,8 @@ from pathlib import Path
 
 from sqlalchemy import Date, DateTime, LargeBinary, func, select, text
 
-from shared.casework.documents import storage_dir as documents_dir
-from shared.models import Base, UTCDateTime
+from shared.models import Base, BlobChunk, UTCDateTime
+from shared.platform import blobs
 from shared.platform.crypto import DecryptionError, decrypt_bytes, encrypt_bytes
 from shared.platform.extensions import db
 
@@ -138,7 +144,8 @@ def _decoder(column):
 
 
 def tables():
-    return list(Base.metadata.sorted_tables)  # parents before children
+    """Every table, parents before children; the blob store's chunks travel as files, not rows."""
+    return [t for t in Base.metadata.sorted_tables if t is not BlobChunk.__table__]
 
 
 def _schema_revision() -> str | None:
@@ -155,20 +162,43 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _add_stream(tar: tarfile.TarFile, name: str, size: int, stream) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(time.time()), 0o600
+    tar.addfile(info, stream)
+
+
 @dataclass
 class Summary:
     tables: dict = field(default_factory=dict)
-    documents: int = 0
+    documents: int = 0  # uploaded documents among the files
+    files: int = 0  # every stored file (documents, copies of records)
     revision: str | None = None
 
 
+def _count_file(summary: Summary, name: str) -> None:
+    summary.files += 1
+    summary.documents += name.startswith("documents/")
+
+
+def _snapshot() -> None:
+    """On PostgreSQL the whole archive reads one snapshot of the database (rows and files agree)."""
+    db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def create(path: str | Path) -> Summary:
-    """Write one encrypted archive of the whole database and the documents folder to `path`."""
+    """Write one encrypted archive of the whole database and every stored file to `path`."""
+    _snapshot()
     summary = Summary(revision=_schema_revision())
+    store = blobs.store()
     path = Path(path)
     with open(path, "wb") as out:
+        path.chmod(0o600)
         writer = _EncryptingWriter(out)
         with tarfile.open(fileobj=writer, mode="w|") as tar:
+            _add(tar, "header.json", json.dumps({"format": 2, "revision": summary.revision}).encode())
             for table in tables():
                 pk = list(table.primary_key.columns)
                 part, rows, count = 0, [], 0
@@ -179,21 +209,18 @@ def create(path: str | Path) -> Summary:
                     if len(rows) >= ROWS_PER_MEMBER:
                         _add(tar, f"tables/{table.name}/{part:06d}.jsonl", "\n".join(rows).encode())
                         part, rows = part + 1, []
+                result.close()
                 if rows:
                     _add(tar, f"tables/{table.name}/{part:06d}.jsonl", "\n".join(rows).encode())
                 summary.tables[table.name] = count
-            folder = documents_dir()
-            if folder.exists():
-                for file in sorted(folder.iterdir()):
-                    if file.is_file() and file.name.isalnum():
-                        _add(tar, f"documents/{file.name}", file.read_bytes())
-                        summary.documents += 1
-            manifest = {"format": 1, "revision": summary.revision, "tables": summary.tables,
-                        "documents": summary.documents}
+            for name in store.names():
+                _add_stream(tar, f"blobs/{name}", store.export_size(name), blobs.reader(store.export(name)))
+                _count_file(summary, name)
+            manifest = {"format": 2, "revision": summary.revision, "tables": summary.tables,
+                        "documents": summary.documents, "files": summary.files}
             _add(tar, "manifest.json", json.dumps(manifest).encode())
         writer.finish()
     db.session.rollback()  # end the long read
-    path.chmod(0o600)
     return summary
 
 
@@ -219,59 +246,109 @@ def _reset_sequences(table) -> None:
     db.session.execute(text(sql))
 
 
-def restore(path: str | Path) -> Summary:
-    """Read the archive once, check it whole, then replace the instance's rows and write its documents."""
-    _check_empty()
-    members: dict[str, list[bytes]] = {}
-    files: dict[str, bytes] = {}
-    manifest = None
-    with open(path, "rb") as fh, tarfile.open(fileobj=_DecryptingReader(fh), mode="r|") as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            data = tar.extractfile(member).read()
-            if member.name == "manifest.json":
-                manifest = json.loads(data)
-            elif member.name.startswith("tables/"):
-                members.setdefault(member.name.split("/")[1], []).append(data)
-            elif member.name.startswith("documents/") and member.name[10:].isalnum():
-                files[member.name[10:]] = data
-    if manifest is None:
-        raise BackupError("The archive has no manifest: it is incomplete.")
-    revision = _schema_revision()
-    if manifest["revision"] != revision:
+def _check_revision(archived: str | None, revision: str | None) -> None:
+    if archived != revision:
         raise BackupError(
-            f"The archive is at schema revision {manifest['revision']}, this instance at {revision}: "
+            f"The archive is at schema revision {archived}, this instance at {revision}: "
             "run `flask db upgrade` to the same revision first."
         )
-    known = {t.name for t in tables()}
-    unknown = set(manifest["tables"]) - known
-    if unknown:
-        raise BackupError(f"The archive has tables this instance does not: {', '.join(sorted(unknown))}.")
-    summary = Summary(revision=revision, documents=len(files))
-    for table in reversed(tables()):
-        db.session.execute(table.delete())
-    for table in tables():
-        decoders = {c.name: _decoder(c) for c in table.columns}
-        count = 0
-        for data in members.get(table.name, []):
-            batch = []
-            for line in data.decode().splitlines():
-                row = json.loads(line)
-                batch.append({k: (decoders[k](v) if v is not None and decoders[k] else v) for k, v in row.items()})
-            if batch:
-                db.session.execute(table.insert(), batch)
-                count += len(batch)
-        if count != manifest["tables"].get(table.name, 0):
-            db.session.rollback()
-            raise BackupError(f"Table {table.name}: expected {manifest['tables'].get(table.name)} rows, read {count}.")
-        _reset_sequences(table)
-        summary.tables[table.name] = count
-    folder = documents_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name, data in files.items():
-        target = folder / name
-        target.write_bytes(data)
-        target.chmod(0o600)
+
+
+def _file_name(member_name: str) -> str | None:
+    """The blob store name of an archived file (`documents/<uid>` in archives made before the store)."""
+    if member_name.startswith("blobs/"):
+        name = member_name[len("blobs/"):]
+    elif member_name.startswith("documents/") and member_name[10:].isalnum():
+        name = member_name
+    else:
+        return None
+    try:
+        return blobs.check_name(name)
+    except blobs.BlobMissing:
+        return None
+
+
+class _Restoring:
+    """One restore's progress: what was written, to check against the manifest at the end."""
+
+    def __init__(self, revision):
+        self.revision, self.known = revision, {t.name: t for t in tables()}
+        self.counts: dict[str, int] = {}
+        self.summary = Summary(revision=revision)
+        self.store = blobs.store()
+        self.written: list[str] = []  # files written, removed again if the restore fails
+        self.decoders = {name: {c.name: _decoder(c) for c in t.columns} for name, t in self.known.items()}
+
+    def rows(self, table_name: str, data: bytes) -> None:
+        table = self.known.get(table_name)
+        if table is None:
+            raise BackupError(f"The archive has tables this instance does not: {table_name}.")
+        decoders = self.decoders[table_name]
+        batch = []
+        for line in data.decode().splitlines():
+            row = json.loads(line)
+            batch.append({k: (decoders[k](v) if v is not None and decoders[k] else v) for k, v in row.items()})
+        if batch:
+            db.session.execute(table.insert(), batch)
+        self.counts[table_name] = self.counts.get(table_name, 0) + len(batch)
+
+    def file(self, name: str, stream) -> None:
+        self.written.append(name)
+        self.store.import_(name, stream)
+        _count_file(self.summary, name)
+
+    def finish(self, manifest: dict | None) -> Summary:
+        if manifest is None:
+            raise BackupError("The archive has no manifest: it is incomplete.")
+        _check_revision(manifest["revision"], self.revision)
+        unknown = set(manifest["tables"]) - set(self.known)
+        if unknown:
+            raise BackupError(f"The archive has tables this instance does not: {', '.join(sorted(unknown))}.")
+        for name, table in self.known.items():
+            count, expected = self.counts.get(name, 0), manifest["tables"].get(name, 0)
+            if count != expected:
+                raise BackupError(f"Table {name}: expected {expected} rows, read {count}.")
+            _reset_sequences(table)
+            self.summary.tables[name] = count
+        expected_files = manifest.get("files", manifest.get("documents", 0))
+        if self.summary.files != expected_files:
+            raise BackupError(f"Expected {expected_files} files, read {self.summary.files}.")
+        return self.summary
+
+    def undo(self) -> None:
+        db.session.rollback()
+        if self.store.backend == "filesystem":
+            for name in self.written:
+                self.store.delete(name)
+
+
+def restore(path: str | Path) -> Summary:
+    """Read the archive once, writing each part as it comes, in one transaction: committed only when the
+    whole archive opened and matched its manifest."""
+    _check_empty()
+    restoring = _Restoring(_schema_revision())
+    try:
+        for table in reversed(Base.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        manifest = None
+        with open(path, "rb") as fh, tarfile.open(fileobj=_DecryptingReader(fh), mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                if member.name == "header.json":
+                    _check_revision(json.loads(tar.extractfile(member).read())["revision"], restoring.revision)
+                elif member.name == "manifest.json":
+                    manifest = json.loads(tar.extractfile(member).read())
+                elif member.name.startswith("tables/"):
+                    restoring.rows(member.name.split("/")[1], tar.extractfile(member).read())
+                elif (name := _file_name(member.name)) is not None:
+                    restoring.file(name, tar.extractfile(member))
+        summary = restoring.finish(manifest)
+    except (tarfile.TarError, blobs.BlobDamaged, ValueError) as exc:
+        restoring.undo()
+        raise BackupError(f"The archive cannot be read: {exc}") from exc
+    except BaseException:
+        restoring.undo()
+        raise
     db.session.commit()
     return summary

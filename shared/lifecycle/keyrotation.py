@@ -2,7 +2,8 @@
 
 Put a new key first in ENCRYPTION_KEYS (keep the old ones after it), then run
 `flask --app wsgi keys rotate`. Fields are found generically: every `encrypted(...)` descriptor on every
-mapped model. Files are the stores registered in FILE_STORES (documents; other areas add theirs). Work is
+mapped model. Files are the kinds registered in FILE_STORES (documents, copies of records), kept in the
+blob store (shared.platform.blobs) whichever its backend; each file is re-sealed chunk by chunk. Work is
 done in batches, each committed, walking each table by primary key, so the command can be interrupted and
 run again: values already under the newest key are skipped. When `keys status` shows nothing under an old
 key, that key can be removed from ENCRYPTION_KEYS.
@@ -10,27 +11,16 @@ key, that key can be removed from ENCRYPTION_KEYS.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import and_, func, not_, select, true, update
 
 from shared.casework import documents
 from shared.models import Base, Document
 from shared.models.access import AccessRequest
-from shared.platform.crypto import (
-    PREFIX,
-    current_key_id,
-    decrypt_bytes,
-    decrypt_text,
-    encrypt_bytes,
-    encrypt_text,
-    encrypted,
-    key_id_of,
-)
+from shared.platform import blobs
+from shared.platform.crypto import PREFIX, current_key_id, decrypt_text, encrypt_text, encrypted
 from shared.platform.extensions import db
 from shared.subject_access.copy_store import pdf_context
 
@@ -64,11 +54,11 @@ def encrypted_fields() -> list[EncryptedField]:
 
 @dataclass(frozen=True)
 class FileStore:
-    """Encrypted files on disk belonging to rows of `model`."""
+    """Encrypted files in the blob store belonging to rows of `model`."""
 
     name: str
     model: type
-    path: Callable[[object], Path | None]
+    blob: Callable[[object], str | None]  # the row's file's name in the blob store
     context: Callable[[object], str]
     key_attr: str | None = None  # a column recording the file's key id, kept up to date
     where: Callable[[], object] | None = None
@@ -80,7 +70,7 @@ FILE_STORES: list[FileStore] = [
     FileStore(
         name="documents",
         model=Document,
-        path=lambda d: documents.storage_dir() / d.uid,
+        blob=lambda d: documents.blob_name(d.uid),
         context=lambda d: documents.content_context(d.uid),
         key_attr="key_id",
         where=lambda: Document.deleted_at.is_(None),
@@ -88,7 +78,7 @@ FILE_STORES: list[FileStore] = [
     FileStore(
         name="copies of records",
         model=AccessRequest,
-        path=lambda r: Path(current_app.instance_path) / r.pdf_path if r.pdf_path else None,
+        blob=lambda r: r.pdf_path,
         context=pdf_context,
         key_attr="pdf_key_id",
         where=lambda: AccessRequest.pdf_path.is_not(None),
@@ -137,20 +127,11 @@ def _rotate_field(f: EncryptedField, batch: int, max_batches: int | None) -> tup
     return done, batches
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".rotating")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.chmod(0o600)
-    os.replace(tmp, path)
-
-
 def _rotate_files(store: FileStore, batch: int, report: Report) -> int:
     model = store.model
     pk = model.__mapper__.primary_key[0]
     newest = current_key_id()
+    files = blobs.store()
     last, done = None, 0
     while True:
         stmt = select(model)
@@ -164,14 +145,12 @@ def _rotate_files(store: FileStore, batch: int, report: Report) -> int:
         if not rows:
             break
         for row in rows:
-            path = store.path(row)
-            if path is None or not path.exists():
+            name = store.blob(row)
+            if name is None or not files.exists(name):
                 report.missing_files.append(f"{store.name}:{getattr(row, pk.key)}")
                 continue
-            blob = path.read_bytes()
-            if key_id_of(blob) != newest:
-                # A crash after this write but before the commit is harmless: the blob names its own key.
-                _write_atomically(path, encrypt_bytes(decrypt_bytes(blob, store.context(row)), store.context(row)))
+            # A crash after a file's rewrite but before the commit is harmless: each chunk names its own key.
+            if files.rotate(name, store.context(row)):
                 done += 1
             if store.key_attr:
                 setattr(row, store.key_attr, newest)
@@ -208,17 +187,17 @@ def status() -> dict:
             counts[kid] = counts.get(kid, 0) + 1
         if counts:
             out[f.label] = counts
+    files = blobs.store()
     for store in FILE_STORES:
         counts = {}
         stmt = select(store.model)
         if store.where:
             stmt = stmt.where(store.where())
         for row in db.session.scalars(stmt):
-            path = store.path(row)
-            if path is not None and path.exists():
-                with open(path, "rb") as fh:
-                    kid = key_id_of(fh.read(64))
-                counts[kid] = counts.get(kid, 0) + 1
+            name = store.blob(row)
+            if name is not None and files.exists(name):
+                for kid in files.key_ids(name):  # a file half-rotated counts under both keys
+                    counts[kid] = counts.get(kid, 0) + 1
         if counts:
             out[f"files:{store.name}"] = counts
     return out

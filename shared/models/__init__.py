@@ -13,6 +13,7 @@ from shared.models.access import (
 from shared.models.accounts import JOB_TITLES, Account, LoginSession, Staff, StaffRole, Student
 from shared.models.audit import AuditEvent, AuditHead
 from shared.models.base import Base, UTCDateTime, utcnow
+from shared.models.blobs import BlobChunk
 from shared.models.casework import (
     Appointment,
     Case,
@@ -55,6 +56,7 @@ from shared.models.staffsec import (
 from shared.models.statistics_indexes import STATISTICS_INDEXES  # noqa: F401  (indexes join the metadata)
 
 __all__ = [
+    "BlobChunk",
     "AccessPause",
     "AccessRequest",
     "AccessStatus",

@@ -95,7 +95,7 @@ class AccessRequest(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    pdf_path: Mapped[str | None] = mapped_column(String(200))  # relative to the instance folder
+    pdf_path: Mapped[str | None] = mapped_column(String(200))  # the copy's name in the blob store
     pdf_key_id: Mapped[str | None] = mapped_column(String(20))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))  # of the PDF itself, before encryption
     pdf_pages: Mapped[int | None] = mapped_column(Integer)

@@ -48,6 +48,9 @@ def defaults(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(
             env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'advice.db'}"
         ),
+        # Where stored files live (shared/platform/blobs.py): filesystem | database; unset means database on
+        # PostgreSQL (every host sees the same files), filesystem (the instance folder) otherwise.
+        "BLOB_BACKEND": env.get("BLOB_BACKEND", "").strip().lower(),
         "ALLOW_SQLITE_IN_PRODUCTION": _bool(env.get("ALLOW_SQLITE_IN_PRODUCTION")),
         "DATABASE_PRE_PING": _bool(env.get("DATABASE_PRE_PING")),
         "SECRET_KEY": env.get("SECRET_KEY"),
@@ -140,6 +143,7 @@ def load(app, overrides: dict | None = None) -> None:
                 generated = generated or _local_secrets(app.instance_path)
                 config[name] = generated[name]
     _check_threshold(config)
+    _choose_blob_backend(config)
     # A server connection can drop between requests (a restart, a failover): wsgi's pool checkout hook
     # replaces one the server has closed, without a round trip. DATABASE_PRE_PING=1 adds SQLAlchemy's
     # pre-ping (a statement on every checkout), for networks that can drop a connection silently.
@@ -152,6 +156,14 @@ def load(app, overrides: dict | None = None) -> None:
                        "connect_args": {"options": _server_options(config["SQLALCHEMY_DATABASE_URI"])}})
     app.config.update(config)
     app.extensions["encryption_keys"] = parse_keys(config["ENCRYPTION_KEYS"])
+
+
+def _choose_blob_backend(config: dict) -> None:
+    backend = config.get("BLOB_BACKEND") or (
+        "database" if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "filesystem")
+    if backend not in ("filesystem", "database"):
+        raise ConfigurationError(f"BLOB_BACKEND is {backend!r}: set it to filesystem or database.")
+    config["BLOB_BACKEND"] = backend
 
 
 def _server_options(url: str) -> str:

@@ -3,9 +3,8 @@ never in a web request), the student's download, and discarding it after the dow
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,11 +16,11 @@ from shared.models import (
     Student,
     utcnow,
 )
-from shared.platform import mail
-from shared.platform.crypto import decrypt_bytes, encrypt_bytes, key_id_of, new_uid
+from shared.platform import blobs, mail
+from shared.platform.crypto import new_uid
 from shared.platform.errors import ServiceError
 from shared.platform.extensions import db
-from shared.subject_access.copy_store import COPIES_FOLDER, copies_dir, pdf_context
+from shared.subject_access.copy_store import copy_name, pdf_context
 from shared.subject_access.deadlines import (
     service_date,
 )
@@ -38,8 +37,9 @@ class StoredCopyDamaged(ServiceError):
     message = "The stored copy could not be opened. The Advice Service has been told; please ask them for a new copy."
 
 
-def download(student: Student, request_id: int) -> tuple[str, bytes]:
-    """The decrypted PDF, checked against its recorded SHA-256. Audited."""
+def download(student: Student, request_id: int) -> tuple[str, Iterator[bytes], int | None]:
+    """The decrypted PDF as it streams from the store (name, chunks, size), checked against its recorded
+    SHA-256 as it goes (the last chunk is held back until it matches). Audited."""
     req = for_student(student, request_id)
     if req.status == AccessStatus.EXPIRED.value:
         raise DownloadUnavailable()
@@ -49,24 +49,21 @@ def download(student: Student, request_id: int) -> tuple[str, bytes]:
         discard_copy(req)
         db.session.commit()
         raise DownloadUnavailable()
-    path = Path(current_app.instance_path) / req.pdf_path
     try:
-        pdf = decrypt_bytes(path.read_bytes(), pdf_context(req))
-    except (OSError, ValueError) as exc:
+        chunks = blobs.store().open_checked(req.pdf_path, pdf_context(req), req.pdf_sha256)
+    except (blobs.BlobMissing, blobs.BlobDamaged) as exc:
         current_app.logger.error("Access copy %s could not be opened: %s", req.id, type(exc).__name__)
         raise StoredCopyDamaged() from exc
-    if hashlib.sha256(pdf).hexdigest() != req.pdf_sha256:
-        raise StoredCopyDamaged()
     audit.record(student, "access.downloaded", req, student_id=student.id, case_id=req.case_id, sha256=req.pdf_sha256[:16])
     db.session.commit()
-    return f"{req.reference}.pdf", pdf
+    return f"{req.reference}.pdf", chunks, None
 
 
 def discard_copy(req: AccessRequest) -> None:
     """After the download period the stored copy is deleted: a new request makes a fresh one."""
     advance(req, EXPIRE)
     if req.pdf_path:
-        (Path(current_app.instance_path) / req.pdf_path).unlink(missing_ok=True)
+        blobs.store().delete(req.pdf_path)
         req.pdf_path = None
     audit.record("system", "access.copy_discarded", req, student_id=req.student_id)
 
@@ -110,15 +107,11 @@ def render_copy(request_id: int) -> None:
                      attachments=attachments)
     if not req.uid:
         req.uid = new_uid()
-    folder = copies_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    relative = f"{COPIES_FOLDER}/{req.uid}.pdf.enc"
-    blob = encrypt_bytes(pdf, pdf_context(req))
-    tmp = folder / f"{req.uid}.tmp"
-    tmp.write_bytes(blob)
-    tmp.replace(Path(current_app.instance_path) / relative)
+    name = copy_name(req)
+    stored = blobs.store().put(name, pdf, pdf_context(req))
+    del pdf
     now = utcnow()
-    req.pdf_path, req.pdf_key_id, req.pdf_sha256 = relative, key_id_of(blob), hashlib.sha256(pdf).hexdigest()
+    req.pdf_path, req.pdf_key_id, req.pdf_sha256 = name, stored.key_id, stored.sha256
     req.ready_at = now
     req.download_expires_at = now + timedelta(days=current_app.config["ACCESS_DOWNLOAD_DAYS"])
     advance(req, RENDER)

@@ -1,20 +1,19 @@
 """Where a copy of records is kept, and the encryption context that binds its bytes to its request: shared
-by the copy's making and download and by key rotation, which re-encrypts the copies without reading requests."""
+by the copy's making and download and by key rotation, which re-encrypts the copies without reading requests.
+
+A copy is a file in the blob store (shared.platform.blobs) named `access/<uid>.pdf.enc`; the request's
+`pdf_path` holds that name (once a path relative to the instance folder, which is the same string)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import current_app
-
 from shared.models import AccessRequest
 
-COPIES_FOLDER = "access"  # in the instance folder; each request's row holds its copy's path relative to it
+COPIES_FOLDER = "access"
 
 
-def copies_dir() -> Path:
-    """Where the encrypted copies of records are kept."""
-    return Path(current_app.instance_path) / COPIES_FOLDER
+def copy_name(req: AccessRequest) -> str:
+    """The name of the request's copy in the blob store."""
+    return f"{COPIES_FOLDER}/{req.uid}.pdf.enc"
 
 
 def pdf_context(req: AccessRequest) -> str:

@@ -3,7 +3,7 @@ form, and sending a document download. (Views only; the rules live in shared.cas
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from flask import Response, abort, request, stream_with_context
 from flask_wtf import FlaskForm
 
 from shared.casework import documents
@@ -41,9 +41,16 @@ def or_404(service, *args, **kwargs):
 
 def send_download(found: documents.Download) -> Response:
     """A fixed, safe file name; always a download, never shown inline; never cached."""
-    response = Response(found.data, mimetype=found.content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+    return streamed_attachment(found.chunks, found.filename, found.content_type, found.size)
+
+
+def streamed_attachment(chunks, filename: str, content_type: str, size: int | None = None) -> Response:
+    """A stored file sent chunk by chunk as it is read from the blob store (never held whole), as an
+    attachment with a fixed name, not cached, not sniffed."""
+    response = Response(stream_with_context(chunks), mimetype=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if size is not None:
+        response.headers["Content-Length"] = str(size)
     return response
-
