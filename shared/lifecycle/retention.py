@@ -46,6 +46,7 @@ from shared.models import (
 from shared.models.access import OPEN_STATUSES as ACCESS_OPEN_STATUSES
 from shared.models.access import AccessRequest
 from shared.models.consent import retention_override
+from shared.platform import blobs
 from shared.platform.errors import ValidationFailed
 from shared.platform.extensions import db
 from shared.platform.passwords import hash_password
@@ -303,6 +304,12 @@ def erase_student_account(student: Student) -> None:
     draft = db.session.scalar(select(CaseDraft).where(CaseDraft.student_id == student.id))
     if draft is not None:
         db.session.delete(draft)
+    store = blobs.store()
+    for req in db.session.scalars(select(AccessRequest).where(
+        AccessRequest.student_id == student.id, AccessRequest.pdf_path.is_not(None)
+    )):
+        store.delete(req.pdf_path)  # a stored copy of their records goes with the account
+        req.pdf_path = None
     for mapper in Base.registry.mappers:  # rows about the student that belong to no case (consents for all)
         cls = mapper.class_
         if "student_id" in mapper.columns and cls not in (
