@@ -13,6 +13,7 @@ from shared.audit import log as audit
 from shared.cli import lifecycle as lifecycle_cli
 from shared.demo import scale, seed
 from shared.platform.errors import ServiceError
+from shared.platform.once import run_once
 from shared.security import accounts
 from shared.subject_access import copies as sar_copies
 from shared.subject_access import jobs
@@ -77,7 +78,8 @@ def init_app(app: Flask) -> None:
     def jobs_work(burst):
         """Run the RQ worker when REDIS_URL is set; otherwise run every queued job and stop."""
         jobs.work(burst=burst)
-        discarded = sar_copies.discard_expired()
+        with run_once("discard expired copies") as mine:
+            discarded = sar_copies.discard_expired() if mine else 0
         click.echo(f"Jobs done; {discarded} expired cop{'y' if discarded == 1 else 'ies'} of records deleted.")
     lifecycle_cli.init_app(app)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -11,6 +12,24 @@ from flask import Flask
 from shared.lifecycle import backup, keyrotation, retention
 from shared.platform import blobs
 from shared.platform.crypto import current_key_id
+from shared.platform.once import run_once
+
+
+def once(name: str):
+    """A scheduled command that runs once across hosts: a second host starting it meanwhile does nothing."""
+
+    def wrap(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            with run_once(name) as mine:
+                if not mine:
+                    click.echo(f"{name}: another process is running it now; nothing done here.")
+                    return None
+                return command(*args, **kwargs)
+
+        return run
+
+    return wrap
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +39,7 @@ def init_app(app: Flask) -> None:
 
     @retention_group.command("run")
     @click.option("--dry-run", is_flag=True, help="List what would be done, change nothing.")
+    @once("retention run")
     def retention_run(dry_run):
         """Anonymise every closed case past the retention period; list held cases with the reason."""
         decisions = retention.run(dry_run=dry_run)
@@ -39,6 +59,7 @@ def init_app(app: Flask) -> None:
 
     @keys_group.command("rotate")
     @click.option("--batch", default=500, show_default=True, help="Rows per committed batch.")
+    @once("keys rotate")
     def keys_rotate(batch):
         """Re-encrypt every value and document under the newest key (safe to interrupt and run again)."""
         click.echo(f"Re-encrypting under key {current_key_id()}...")
@@ -100,6 +121,7 @@ def init_app(app: Flask) -> None:
     @blobs_group.command("move")
     @click.option("--to", "target", type=click.Choice(blobs.BACKENDS), required=True)
     @click.option("--limit", type=int, default=None, help="Stop after moving this many files (run again to go on).")
+    @once("blobs move")
     def blobs_move(target, limit):
         """Move every stored file into the TO backend, each checked by digest before the source copy goes.
         Interrupted, run it again: it carries on. Then set BLOB_BACKEND to the same backend."""
