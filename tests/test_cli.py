@@ -132,7 +132,7 @@ def test_demo_mfa_code_refuses_in_production(monkeypatch, tmp_path):
     for key, value in {
         "APP_ENV": "production", "SECRET_KEY": "s" * 40, "AUDIT_HMAC_KEY": "a" * 40,
         "ENCRYPTION_KEYS": "k1:" + generate_key(), "DATABASE_URL": f"sqlite:///{tmp_path / 'advice.db'}",
-        "ALLOW_SQLITE_IN_PRODUCTION": "1",
+        "ALLOW_SQLITE_IN_PRODUCTION": "1", "MAIL_SERVER": "smtp.example.ac.uk",
     }.items():
         monkeypatch.setenv(key, value)
     production = create_app({"INSTANCE_PATH": str(tmp_path)})

@@ -192,6 +192,7 @@ def test_a_rate_limited_door_still_shows_its_page(make_limited_app, student):
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
         ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "SQLite"),
         ({"AUDIT_HMAC_KEY": "short"}, "too short"),
+        ({"MAIL_SERVER": ""}, "SMTP"),
     ],
 )
 def test_production_mode_refuses_unsafe_configuration(monkeypatch, tmp_path, env, needle):
@@ -205,6 +206,7 @@ def test_production_mode_refuses_unsafe_configuration(monkeypatch, tmp_path, env
         "ENCRYPTION_KEYS": "k1:" + __import__("shared.platform.crypto", fromlist=["x"]).generate_key(),
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
         "FLASK_DEBUG": "0",
+        "MAIL_SERVER": "smtp.example.ac.uk",
     }
     for key, value in {**safe, **env}.items():
         monkeypatch.setenv(key, value)
@@ -220,7 +222,7 @@ def _production_env(monkeypatch, **env) -> dict:
         monkeypatch.delenv(name, raising=False)
     values = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "AUDIT_HMAC_KEY": "a" * 40,
               "ENCRYPTION_KEYS": "k1:" + generate_key(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
-              **env}
+              "MAIL_SERVER": "smtp.example.ac.uk", **env}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
@@ -294,6 +296,7 @@ def test_production_mode_starts_with_safe_configuration_and_secure_cookies(monke
         "AUDIT_HMAC_KEY": "a" * 40,
         "ENCRYPTION_KEYS": "k1:" + generate_key(),
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+        "MAIL_SERVER": "smtp.example.ac.uk",
     }.items():
         monkeypatch.setenv(key, value)
     app = create_app({"INSTANCE_PATH": str(tmp_path)})

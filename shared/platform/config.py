@@ -192,6 +192,9 @@ def _check_production(config: dict) -> None:
             problems.append(f"{name} is too short: use at least 32 random characters.")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and not config["ALLOW_SQLITE_IN_PRODUCTION"]:
         problems.append("DATABASE_URL points at SQLite: set a PostgreSQL URL (or ALLOW_SQLITE_IN_PRODUCTION=1).")
+    if config["MAIL_BACKEND"] == "outbox":
+        problems.append("MAIL_SERVER is not set: production sends mail through SMTP (the local outbox writes to "
+                        "one host's disk and sends nothing).")
     problems += filter(None, [limiter_storage_problem(config)])
     if problems:
         raise ConfigurationError("Refusing to start in production mode:\n- " + "\n- ".join(problems))
