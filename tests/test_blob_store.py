@@ -187,3 +187,19 @@ def test_a_backup_taken_on_one_backend_restores_every_file_into_the_other(app, d
             blobs.store().delete(name)
         db.session.commit()
         app.config["BLOB_BACKEND"] = used
+
+
+def test_a_backup_keeps_text_that_looks_like_line_ends_quotes_or_escapes(app, db, tmp_path):
+    from shared.lifecycle import backup
+    from shared.models import Staff
+    from tests.conftest import _empty_database
+    from tests.factories import make_staff
+
+    awkward = 'O\'Brien "Q" \\ back\u2028slash\nnew line\x01\x02, tab\there'
+    make_staff(email="awkward.name@example.ac.uk", name=awkward)
+    archive = tmp_path / "backup.enc"
+    backup.create(archive)
+    db.session.rollback()
+    _empty_database(db)
+    backup.restore(archive)
+    assert db.session.scalar(select(Staff.name).where(Staff.email == "awkward.name@example.ac.uk")) == awkward

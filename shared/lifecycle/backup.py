@@ -27,7 +27,7 @@ import struct
 import tarfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Date, DateTime, LargeBinary, func, select, text
@@ -39,7 +39,8 @@ from shared.platform.extensions import db
 
 MAGIC = b"ADVICE-BACKUP-1\n"
 CHUNK = 1024 * 1024
-ROWS_PER_MEMBER = 5000
+ROWS_PER_MEMBER = 1000
+MEMBER_BYTES = 4 * 1024 * 1024  # PostgreSQL's rows are cut into members of about this size
 
 
 class BackupError(Exception):
@@ -132,14 +133,25 @@ def _encode(value):
     return value
 
 
+def _utc_moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)  # PostgreSQL's own JSON of a UTC column has no offset: it is UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _binary(value: str) -> bytes:
+    return bytes.fromhex(value[2:]) if value.startswith("\\x") else base64.b64decode(value)
+
+
 def _decoder(column):
     kind = column.type
-    if isinstance(kind, UTCDateTime | DateTime):
+    if isinstance(kind, UTCDateTime):
+        return _utc_moment
+    if isinstance(kind, DateTime):
         return datetime.fromisoformat
     if isinstance(kind, Date):
         return date.fromisoformat
     if isinstance(kind, LargeBinary):
-        return base64.b64decode
+        return _binary
     return None
 
 
@@ -199,20 +211,9 @@ def create(path: str | Path) -> Summary:
         writer = _EncryptingWriter(out)
         with tarfile.open(fileobj=writer, mode="w|") as tar:
             _add(tar, "header.json", json.dumps({"format": 2, "revision": summary.revision}).encode())
+            dump = _dump_with_copy if db.engine.dialect.name == "postgresql" else _dump_through_rows
             for table in tables():
-                pk = list(table.primary_key.columns)
-                part, rows, count = 0, [], 0
-                result = db.session.execute(table.select().order_by(*pk).execution_options(yield_per=1000))
-                for row in result.mappings():
-                    rows.append(json.dumps({k: _encode(v) for k, v in row.items()}, sort_keys=True))
-                    count += 1
-                    if len(rows) >= ROWS_PER_MEMBER:
-                        _add(tar, f"tables/{table.name}/{part:06d}.jsonl", "\n".join(rows).encode())
-                        part, rows = part + 1, []
-                result.close()
-                if rows:
-                    _add(tar, f"tables/{table.name}/{part:06d}.jsonl", "\n".join(rows).encode())
-                summary.tables[table.name] = count
+                summary.tables[table.name] = dump(tar, table)
             for name in store.names():
                 _add_stream(tar, f"blobs/{name}", store.export_size(name), blobs.reader(store.export(name)))
                 _count_file(summary, name)
@@ -222,6 +223,56 @@ def create(path: str | Path) -> Summary:
         writer.finish()
     db.session.rollback()  # end the long read
     return summary
+
+
+def _dump_through_rows(tar: tarfile.TarFile, table) -> int:
+    """A table's rows as JSON lines, read in batches (SQLite)."""
+    pk = list(table.primary_key.columns)
+    part, rows, count = 0, [], 0
+    result = db.session.execute(table.select().order_by(*pk).execution_options(yield_per=1000))
+    for row in result.mappings():
+        rows.append(json.dumps({k: _encode(v) for k, v in row.items()}, sort_keys=True))
+        count += 1
+        if len(rows) >= ROWS_PER_MEMBER:
+            _add(tar, f"tables/{table.name}/{part:06d}.jsonl", "\n".join(rows).encode())
+            part, rows = part + 1, []
+    result.close()
+    if rows:
+        _add(tar, f"tables/{table.name}/{part:06d}.jsonl", "\n".join(rows).encode())
+    return count
+
+
+# COPY's CSV with a quote and a delimiter that JSON never holds raw (it escapes control characters): each
+# line is exactly the JSON PostgreSQL wrote, nothing escaped again.
+_COPY_JSON = ("COPY (SELECT row_to_json(r) FROM (SELECT {columns} FROM {table} ORDER BY {order}) r) TO STDOUT "
+              "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
+
+
+def _dump_with_copy(tar: tarfile.TarFile, table) -> int:
+    """A table's rows as JSON lines written by PostgreSQL itself (row_to_json through COPY), in the
+    transaction's snapshot: the same lines `_dump_through_rows` writes, without a Python step per row."""
+    quote = db.engine.dialect.identifier_preparer.quote
+    sql = _COPY_JSON.format(  # names from our own metadata, never from input
+        columns=", ".join(quote(c.name) for c in table.columns), table=quote(table.name),
+        order=", ".join(quote(c.name) for c in table.primary_key.columns))
+    driver = db.session.connection().connection.driver_connection
+    part, count, buffer = 0, 0, bytearray()
+
+    def emit(data: bytes) -> None:
+        nonlocal part, count
+        _add(tar, f"tables/{table.name}/{part:06d}.jsonl", data)
+        part, count = part + 1, count + data.count(b"\n")
+
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for block in copy:
+            buffer += block
+            if len(buffer) >= MEMBER_BYTES:
+                cut = buffer.rfind(b"\n") + 1
+                emit(bytes(buffer[:cut]))
+                del buffer[:cut]
+    if buffer:
+        emit(bytes(buffer))
+    return count
 
 
 def _check_empty() -> None:
@@ -285,7 +336,9 @@ class _Restoring:
             raise BackupError(f"The archive has tables this instance does not: {table_name}.")
         decoders = self.decoders[table_name]
         batch = []
-        for line in data.decode().splitlines():
+        for line in data.decode().split("\n"):  # not splitlines: a raw U+2028 in a value is not a line end
+            if not line:
+                continue
             row = json.loads(line)
             batch.append({k: (decoders[k](v) if v is not None and decoders[k] else v) for k, v in row.items()})
         if batch:
