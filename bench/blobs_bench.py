@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -182,7 +181,7 @@ def download_memory(url: str, *, reuse: bool = False) -> dict:
 
 def _child(what: str, url: str, path: str) -> dict:
     """In a process of its own: the app made and warmed, then `what` run; peak memory growth over the warm
-    baseline (ru_maxrss is the process's peak; the baseline is the resident set just before)."""
+    baseline (the peak resident set, reset just before, minus the resident set then)."""
     out = subprocess.run([sys.executable, "-m", "bench.blobs_bench", "--child", what, "--database", url, "--path", path],  # noqa: S603
                          cwd=harness.ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(harness.ROOT)})
     if out.returncode != 0:
@@ -203,13 +202,14 @@ def _run_child(what: str, url: str, path: str) -> None:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
         before = _status_kb(os.getpid(), "VmRSS")
+        _reset_peak(os.getpid())
         started = time.perf_counter()
         if what == "create":
             summary = backup.create(path)
         else:
             summary = backup.restore(path)
         seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb(os.getpid(), "VmHWM")
     print(json.dumps({"seconds": round(seconds, 2), "growth_mb": round((peak - before) / 1024, 1),
                       "rows": sum(summary.tables.values()), "files": summary.files}))
 
