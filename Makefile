@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: run test install migrate seed lint bench load-faults mutation clean
+.PHONY: run test install migrate seed lint bench bench-blobs load-faults mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: install
 # audit verification. BENCH_ARGS e.g. "--database postgresql" or "--scales 1000,10000". See docs/performance.md.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Streaming from the database blob store (20 MB document, 2,000-entry copy) and backups vs the database's own
+# dump plus encryption: bench/blobs_bench.py (BLOBS_ARGS="--database URL --cases 100000").
+bench-blobs: install
+	$(BIN)/python -m bench.blobs_bench $(BLOBS_ARGS)
 
 # Load with faults: gunicorn on PostgreSQL and Redis, a worker killed and PostgreSQL restarted mid-run.
 load-faults: install
