@@ -38,6 +38,7 @@ CLEAR_BECAUSE = {
     },
     "hashes, paths and technical values, never anyone's words": {
         "students.password_hash", "staff.password_hash", "access_requests.pdf_path", "documents.content_type",
+        "blob_chunks.name",  # documents/<uid>, access/<uid>.pdf.enc: the stored file's name (its bytes are ciphertext)
         "render_jobs.error", "login_sessions.user_agent",
     },
     "the audit log holds identifiers, never free text (test_casework_privacy checks the events)": {
