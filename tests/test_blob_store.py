@@ -203,3 +203,29 @@ def test_a_backup_keeps_text_that_looks_like_line_ends_quotes_or_escapes(app, db
     _empty_database(db)
     backup.restore(archive)
     assert db.session.scalar(select(Staff.name).where(Staff.email == "awkward.name@example.ac.uk")) == awkward
+
+
+def test_rows_in_postgresqls_copy_format_read_back_as_the_same_values(db):
+    """A PostgreSQL archive restored into SQLite: its COPY lines are decoded row by row."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL to write the COPY lines")
+    from shared.lifecycle.backup import copy_rows
+    from shared.models import AuditEvent, Staff
+    from tests.factories import make_staff
+
+    awkward = 'O\'Brien "Q" \\ back\u2028slash\nnew line\x01, tab\there \\N'
+    staff = make_staff(email="copy.format@example.ac.uk", name=awkward)
+    from shared.audit import log as audit
+
+    audit.record(staff, "test.copy_format", staff, note_id=7)
+    db.session.commit()
+    for model in (Staff, AuditEvent):
+        table = model.__table__
+        columns = list(table.columns)
+        driver = db.session.connection().connection.driver_connection
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        with driver.cursor() as cursor, cursor.copy(f'COPY (SELECT {names} FROM "{table.name}" ORDER BY id) TO STDOUT') as copy:
+            data = b"".join(bytes(b) for b in copy)
+        expected = [dict(r._mapping) for r in db.session.execute(table.select().order_by(table.c.id))]
+        assert copy_rows(columns, data) == expected, model.__name__
+    db.session.rollback()

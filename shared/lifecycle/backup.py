@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import secrets
 import struct
 import tarfile
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Date, DateTime, LargeBinary, func, select, text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, LargeBinary, func, select, text
 
 from shared.models import Base, BlobChunk, UTCDateTime
 from shared.platform import blobs
@@ -138,7 +139,7 @@ def _utc_moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _binary(value: str) -> bytes:
+def _binary(value: str) -> bytes:  # PostgreSQL's hex form, or our base64
     return bytes.fromhex(value[2:]) if value.startswith("\\x") else base64.b64decode(value)
 
 
@@ -242,25 +243,21 @@ def _dump_through_rows(tar: tarfile.TarFile, table) -> int:
     return count
 
 
-# COPY's CSV with a quote and a delimiter that JSON never holds raw (it escapes control characters): each
-# line is exactly the JSON PostgreSQL wrote, nothing escaped again.
-_COPY_JSON = ("COPY (SELECT row_to_json(r) FROM (SELECT {columns} FROM {table} ORDER BY {order}) r) TO STDOUT "
-              "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
-
-
 def _dump_with_copy(tar: tarfile.TarFile, table) -> int:
-    """A table's rows as JSON lines written by PostgreSQL itself (row_to_json through COPY), in the
-    transaction's snapshot: the same lines `_dump_through_rows` writes, without a Python step per row."""
+    """A table's rows in PostgreSQL's own COPY text format (what pg_dump writes), in the transaction's
+    snapshot, without a Python step per row: first the column names, then the lines cut into members of
+    about MEMBER_BYTES. Restore reads them back with COPY into PostgreSQL, or line by line into SQLite."""
     quote = db.engine.dialect.identifier_preparer.quote
-    sql = _COPY_JSON.format(  # names from our own metadata, never from input
-        columns=", ".join(quote(c.name) for c in table.columns), table=quote(table.name),
-        order=", ".join(quote(c.name) for c in table.primary_key.columns))
+    columns = [c.name for c in table.columns]
+    sql = (f"COPY (SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "  # noqa: S608 - our metadata
+           f"ORDER BY {', '.join(quote(c.name) for c in table.primary_key.columns)}) TO STDOUT")
+    _add(tar, f"tables/{table.name}/columns.json", json.dumps(columns).encode())
     driver = db.session.connection().connection.driver_connection
     part, count, buffer = 0, 0, bytearray()
 
     def emit(data: bytes) -> None:
         nonlocal part, count
-        _add(tar, f"tables/{table.name}/{part:06d}.jsonl", data)
+        _add(tar, f"tables/{table.name}/{part:06d}.copy", data)
         part, count = part + 1, count + data.count(b"\n")
 
     with driver.cursor() as cursor, cursor.copy(sql) as copy:
@@ -273,6 +270,48 @@ def _dump_with_copy(tar: tarfile.TarFile, table) -> int:
     if buffer:
         emit(bytes(buffer))
     return count
+
+
+# COPY's text format: a tab between fields, \N for NULL, and these escapes (plus octal and hex ones).
+_COPY_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)")
+_COPY_CHARS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _copy_unescape(match: re.Match) -> str:
+    code = match.group(1)
+    if code[0] == "x" and len(code) > 1:
+        return chr(int(code[1:], 16))
+    if code.isdigit():
+        return chr(int(code, 8))
+    return _COPY_CHARS.get(code, code)
+
+
+def _copy_value(column, text: str):
+    """A COPY text field as the value SQLAlchemy binds for `column`."""
+    kind = column.type
+    if isinstance(kind, Boolean):
+        return text == "t"
+    if isinstance(kind, Integer):
+        return int(text)
+    if isinstance(kind, Float):
+        return float(text)
+    if isinstance(kind, JSON):
+        return json.loads(text)
+    if isinstance(kind, LargeBinary):
+        return _binary(text)
+    decoder = _decoder(column)
+    return decoder(text) if decoder else text
+
+
+def copy_rows(columns: list, data: bytes) -> list[dict]:
+    """Lines in COPY text format as rows of values for `columns` (a PostgreSQL archive restored elsewhere)."""
+    rows = []
+    for line in data.decode().split("\n"):
+        if line:
+            fields = line.split("\t")
+            rows.append({c.name: None if f == "\\N" else _copy_value(c, _COPY_ESCAPE.sub(_copy_unescape, f))
+                         for c, f in zip(columns, fields, strict=True)})
+    return rows
 
 
 def _check_empty() -> None:
@@ -329,6 +368,7 @@ class _Restoring:
         self.store = blobs.store()
         self.written: list[str] = []  # files written, removed again if the restore fails
         self.decoders = {name: {c.name: _decoder(c) for c in t.columns} for name, t in self.known.items()}
+        self.copy_columns: dict[str, list[str]] = {}
 
     def rows(self, table_name: str, data: bytes) -> None:
         table = self.known.get(table_name)
@@ -341,6 +381,34 @@ class _Restoring:
                 continue
             row = json.loads(line)
             batch.append({k: (decoders[k](v) if v is not None and decoders[k] else v) for k, v in row.items()})
+        if batch:
+            db.session.execute(table.insert(), batch)
+        self.counts[table_name] = self.counts.get(table_name, 0) + len(batch)
+
+    def columns(self, table_name: str, data: bytes) -> None:
+        if table_name not in self.known:
+            raise BackupError(f"The archive has tables this instance does not: {table_name}.")
+        names = json.loads(data)
+        unknown = set(names) - set(self.known[table_name].c.keys())
+        if unknown:
+            raise BackupError(f"Table {table_name} has columns this instance does not: {', '.join(sorted(unknown))}.")
+        self.copy_columns[table_name] = names
+
+    def copied(self, table_name: str, data: bytes) -> None:
+        """Lines in COPY text format: COPY'd straight in on PostgreSQL, decoded row by row elsewhere."""
+        names = self.copy_columns.get(table_name)
+        if names is None:
+            raise BackupError(f"Table {table_name}: rows come before their columns.")
+        table = self.known[table_name]
+        if db.engine.dialect.name == "postgresql":
+            quote = db.engine.dialect.identifier_preparer.quote
+            driver = db.session.connection().connection.driver_connection
+            sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                copy.write(data)
+            self.counts[table_name] = self.counts.get(table_name, 0) + data.count(b"\n")
+            return
+        batch = copy_rows([table.c[n] for n in names], data)
         if batch:
             db.session.execute(table.insert(), batch)
         self.counts[table_name] = self.counts.get(table_name, 0) + len(batch)
@@ -393,7 +461,13 @@ def restore(path: str | Path) -> Summary:
                 elif member.name == "manifest.json":
                     manifest = json.loads(tar.extractfile(member).read())
                 elif member.name.startswith("tables/"):
-                    restoring.rows(member.name.split("/")[1], tar.extractfile(member).read())
+                    table_name, data = member.name.split("/")[1], tar.extractfile(member).read()
+                    if member.name.endswith("/columns.json"):
+                        restoring.columns(table_name, data)
+                    elif member.name.endswith(".copy"):
+                        restoring.copied(table_name, data)
+                    else:
+                        restoring.rows(table_name, data)
                 elif (name := _file_name(member.name)) is not None:
                     restoring.file(name, tar.extractfile(member))
         summary = restoring.finish(manifest)
