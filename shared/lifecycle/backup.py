@@ -41,7 +41,7 @@ from shared.platform.extensions import db
 MAGIC = b"ADVICE-BACKUP-1\n"
 CHUNK = 1024 * 1024
 ROWS_PER_MEMBER = 1000
-MEMBER_BYTES = 4 * 1024 * 1024  # PostgreSQL's rows are cut into members of about this size
+MEMBER_BYTES = 1024 * 1024  # PostgreSQL's rows are cut into members of about this size
 
 
 class BackupError(Exception):
@@ -246,11 +246,12 @@ def _dump_through_rows(tar: tarfile.TarFile, table) -> int:
 def _dump_with_copy(tar: tarfile.TarFile, table) -> int:
     """A table's rows in PostgreSQL's own COPY text format (what pg_dump writes), in the transaction's
     snapshot, without a Python step per row: first the column names, then the lines cut into members of
-    about MEMBER_BYTES. Restore reads them back with COPY into PostgreSQL, or line by line into SQLite."""
+    about MEMBER_BYTES (1 MiB). Restore reads them back with COPY into PostgreSQL, or line by line into SQLite."""
     quote = db.engine.dialect.identifier_preparer.quote
     columns = [c.name for c in table.columns]
-    sql = (f"COPY (SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "  # noqa: S608 - our metadata
-           f"ORDER BY {', '.join(quote(c.name) for c in table.primary_key.columns)}) TO STDOUT")
+    # In the table's own order, as pg_dump reads it (no sort): no table refers to itself, so parents before
+    # children between tables is all a restore needs.
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) TO STDOUT"
     _add(tar, f"tables/{table.name}/columns.json", json.dumps(columns).encode())
     driver = db.session.connection().connection.driver_connection
     part, count, buffer = 0, 0, bytearray()
