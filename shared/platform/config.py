@@ -96,6 +96,11 @@ def defaults(instance_path: str) -> dict:
         "CONSENT_MAX_MONTHS": int(env.get("CONSENT_MAX_MONTHS", 12)),  # and never longer than this
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", env.get("REDIS_URL") or "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        # While Redis is unreachable each worker keeps counting the same limits in its own memory (a sign-in
+        # door never opens because the store is down), and goes back to Redis once it answers again. A
+        # store that hangs rather than refuses is given up on after a second, not a request's whole time.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         # How many worker processes serve the app: gunicorn's own WEB_CONCURRENCY, which gunicorn.conf.py
         # sets to the real count (however it was given) before any worker starts. Unset: one.
         "WEB_CONCURRENCY": env.get("WEB_CONCURRENCY", "1"),

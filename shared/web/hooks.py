@@ -25,7 +25,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from itsdangerous import BadSignature
+from limits.errors import StorageError
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -383,6 +385,8 @@ def init_app(app: Flask) -> None:
 
     for error in DATABASE_UNAVAILABLE:
         app.register_error_handler(error, database_unavailable)
+    for error in RATE_LIMIT_STORE_UNAVAILABLE:
+        app.register_error_handler(error, rate_limit_store_unavailable)
 
     # Registered after Flask-SQLAlchemy's own teardown, so it runs before it.
     app.teardown_appcontext(_end_session_quietly)
@@ -400,6 +404,20 @@ def init_app(app: Flask) -> None:
 
 # The database is down, restarting or unreachable, or the pool is exhausted: a short outage, not a bug.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+# What the rate limiter raises when neither Redis nor its in-memory fallback can decide (the fallback takes
+# over only after the first failure; a second failure inside the same check surfaces here).
+RATE_LIMIT_STORE_UNAVAILABLE = (RedisError, StorageError)
+
+
+def rate_limit_store_unavailable(exc):
+    """A rate-limited door that cannot count attempts answers with the 503 page: it never lets the attempt
+    through uncounted (failing open on sign-in) and never shows a 500."""
+    _rollback_quietly()
+    log.error("Rate limit store unavailable: %s", type(exc).__name__)
+    body, status = render_error(503)
+    return body, status, {"Retry-After": "5"}
 
 
 def _rollback_quietly() -> None:
