@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from shared.consent import gate
 from shared.consent import giving as consent_giving
+from shared.consent import history as student_history
 from shared.models import AuditEvent, Consent
 from shared.platform.errors import ConsentRequired
 from shared.subject_access.deadlines import add_months, service_today
@@ -223,3 +224,20 @@ def test_the_statement_names_the_chosen_documents_exactly(db, student, student_b
     confirm(student_browser, review(student_browser, scopes=["documents"], document_ids=[str(doc.id)]))
     c = db.session.scalars(select(Consent)).one()
     assert c.document_ids == [doc.id] and "Letter to your tutor" in c.shown_text
+
+
+def test_the_consent_pages_show_a_withdrawal_from_what_is_stored_not_only_from_a_one_off_notice(
+        db, student, student_browser):
+    """The notice after withdrawing is shown once; if its page is lost (a 503, a closed tab), the consent
+    page and the list still say, from the stored record, that and when the consent was withdrawn. Here the
+    withdrawal left no notice at all."""
+    given = give_consent(student, GP)
+    consent_giving.withdraw(student, student, given.id)
+    db.session.commit()
+    moment = student_history.format_moment(given.withdrawn_at)
+    for _ in range(2):
+        page = html.unescape(student_browser.get(f"/consents/{given.id}").get_data(as_text=True))
+        assert f"You withdrew this consent on {moment}." in page
+        assert "Withdraw consent" not in page
+    listing = html.unescape(student_browser.get("/consents").get_data(as_text=True))
+    assert f"withdrawn</span> on {moment}" in listing
