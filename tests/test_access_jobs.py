@@ -104,29 +104,15 @@ def test_jobs_work_command_drains_queued_jobs(student, officer, db, app):
 
 
 def test_with_redis_the_job_goes_through_an_rq_worker(student, officer, db, app, tmp_path):
-    import shutil
-    import socket
-    import subprocess
-    import time
+    from tests.support.redis_server import RedisServer
 
-    server = shutil.which("redis-server")
-    if server is None:
+    if not RedisServer.available():
         pytest.skip("redis-server is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    app.config["JOBS_MODE"], app.config["REDIS_URL"] = "rq", f"redis://127.0.0.1:{port}/0"
+    server = RedisServer(directory=str(tmp_path)).start()
+    app.config["JOBS_MODE"], app.config["REDIS_URL"] = "rq", server.url
     try:
         from redis import Redis
 
-        for _ in range(50):
-            try:
-                Redis.from_url(app.config["REDIS_URL"]).ping()
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.1)
         req = fa.make_request(student)
         fa.review_and_release(officer, req)
         assert db.session.query(RenderJob).one().state == "queued"
@@ -138,8 +124,7 @@ def test_with_redis_the_job_goes_through_an_rq_worker(student, officer, db, app,
         assert FinishedJobRegistry(queue=queue).count >= 1  # it ran through RQ
     finally:
         app.config["JOBS_MODE"], app.config["REDIS_URL"] = "sync", ""
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
     db.session.expire_all()
     assert db.session.query(RenderJob).one().state == "done"
     assert db.session.get(AccessRequest, req.id).status == "released"
