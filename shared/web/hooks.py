@@ -385,8 +385,8 @@ def init_app(app: Flask) -> None:
 
     for error in DATABASE_UNAVAILABLE:
         app.register_error_handler(error, database_unavailable)
-    for error in RATE_LIMIT_STORE_UNAVAILABLE:
-        app.register_error_handler(error, rate_limit_store_unavailable)
+    for error in REDIS_UNAVAILABLE:
+        app.register_error_handler(error, redis_unavailable)
 
     # Registered after Flask-SQLAlchemy's own teardown, so it runs before it.
     app.teardown_appcontext(_end_session_quietly)
@@ -406,16 +406,22 @@ def init_app(app: Flask) -> None:
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
-# What the rate limiter raises when neither Redis nor its in-memory fallback can decide (the fallback takes
-# over only after the first failure; a second failure inside the same check surfaces here).
-RATE_LIMIT_STORE_UNAVAILABLE = (RedisError, StorageError)
+# What reaches a view when Redis is away and nothing could stand in: the rate limiter raises it when neither
+# Redis nor its in-memory fallback can decide (the fallback takes over only after the first failure; a second
+# failure inside the same check surfaces here), and the job queue when a job cannot be queued.
+REDIS_UNAVAILABLE = (RedisError, StorageError)
 
 
-def rate_limit_store_unavailable(exc):
-    """A rate-limited door that cannot count attempts answers with the 503 page: it never lets the attempt
-    through uncounted (failing open on sign-in) and never shows a 500."""
+def redis_unavailable(exc):
+    """The 503 page, never a 500: a rate-limited door that cannot count attempts never lets one through
+    uncounted (failing open on sign-in), and the request's writes are rolled back."""
     _rollback_quietly()
-    log.error("Rate limit store unavailable: %s", type(exc).__name__)
+    log.error("Redis unavailable (rate limits or job queue): %s", type(exc).__name__)
+    return _unavailable_page()
+
+
+def _unavailable_page():
+    """The friendly 503 page; Retry-After tells clients and proxies when to try again."""
     body, status = render_error(503)
     return body, status, {"Retry-After": "5"}
 
@@ -450,5 +456,4 @@ def database_unavailable(exc):
         # failed, and would turn this page into a bare 500): it is rendered as for an anonymous visitor.
         g._login_user = login_manager.anonymous_user()
     log.error("Database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    body, status = render_error(503)
-    return body, status, {"Retry-After": "5"}
+    return _unavailable_page()
