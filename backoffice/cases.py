@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from backoffice import bp
-from shared.casework import case_list, documents, intake, reflective
+from shared.casework import case_list, conflicts, documents, intake, reflective
 from shared.casework import cases as casework
 from shared.casework import record as case_record
 from shared.casework.case_list import CaseFilters
@@ -95,6 +95,15 @@ class FlagForm(CaseActionForm):
     reason = TextAreaField("Why should the meeting discuss it?", description="Internal only. A short reason.")
 
 
+class PersonForm(CaseActionForm):
+    name = StringField("Their name")
+    relation = SelectField("How are they involved?", choices=[("", "Choose one")] + list(conflicts.RELATIONS.items()),
+                           validate_choice=False)
+    college_code = SelectField("Their college, if a student (optional)", validate_choice=False)
+    organisation = StringField("Organisation or department (optional)")
+    email = StringField("Email address (optional)")
+
+
 def _officer_choices(blank: str) -> list[tuple[str, str]]:
     return [("", blank)] + [(str(s.id), f"{s.name} ({s.job_title})") for s in case_list.staff_choices()]
 
@@ -114,7 +123,8 @@ def _page_number(value: str | None) -> int:
 @bp.get("/")
 def dashboard():
     return render_template("backoffice/dashboard.html", board=case_list.dashboard(current_user),
-                           labels=casework.labels(), statuses=STAFF_STATUS)
+                           labels=casework.labels(), statuses=STAFF_STATUS,
+                           conflicts_to_decide=conflicts.undecided_for(current_user))
 
 
 @bp.get("/cases")
@@ -144,11 +154,13 @@ def _forms(**failed) -> dict:
         "appointment_form": AppointmentForm(formdata=None, prefix="appt"),
         "document_form": DocumentForm(formdata=None, prefix="doc"),
         "flag_form": FlagForm(formdata=None, prefix="flag"),
+        "person_form": PersonForm(formdata=None, prefix="person"),
     }
     forms.update(failed)
     forms["assign_form"].officer_id.choices = _officer_choices("Nobody (unassigned)")
     forms["appointment_form"].officer_id.choices = _officer_choices("Me")
     forms["close_form"].outcome_code.choices = [("", "Choose the outcome")] + case_record.outcome_choices()
+    forms["person_form"].college_code.choices = [("", "Not a student, or not known")] + casework.college_choices()
     return forms
 
 
@@ -163,7 +175,7 @@ def _render_case(reference: str, status: int = 200, **failed):
     return render_template(
         "backoffice/cases/case.html", page=page, labels=casework.labels(), statuses=STAFF_STATUS,
         meeting=MEETING, urgency=intake.URGENCY, channels=intake.CHANNELS, entry_kinds=ENTRY_KINDS,
-        download=documents.download_name, limit=documents.limit_text(), **forms,
+        download=documents.download_name, limit=documents.limit_text(), relations=conflicts.RELATIONS, **forms,
     ), status
 
 
@@ -299,6 +311,17 @@ def case_flag(reference):
     return _act(reference, "flag_form", form,
                 lambda: reflective.flag_for_reflection(current_user, reference, form.reason.data),
                 "The case is on the reflective practice agenda.", "#reflective")
+
+
+@bp.post("/cases/<reference>/people")
+def case_add_person(reference):
+    form = PersonForm(prefix="person")
+    form.college_code.choices = [("", "")] + casework.college_choices()
+    answers = conflicts.PersonAnswers(name=form.name.data or "", relation=form.relation.data or "",
+                                      college_code=form.college_code.data or "",
+                                      organisation=form.organisation.data or "", email=form.email.data or "")
+    return _act(reference, "person_form", form, lambda: conflicts.add_person(current_user, reference, answers),
+                "The person is recorded on the case.", "#people")
 
 
 # ---------------------------------------------------------------------------------------------- reflective practice

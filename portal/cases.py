@@ -18,7 +18,7 @@ from wtforms.validators import Optional
 
 from portal import bp
 from shared.casework import cases as casework
-from shared.casework import documents, intake
+from shared.casework import conflicts, documents, intake
 from shared.casework.cases import MEETING, InvalidAnswers
 from shared.casework.intake import CHANNELS, URGENCY, IntakeAnswers
 from shared.platform.errors import NotFound
@@ -63,7 +63,26 @@ class IntakeForm(Form):
     documents = MultipleFileField("Documents (optional)")
 
     def answers(self) -> dict:
-        return {name: f.data for name, f in self._fields.items() if name in IntakeAnswers.__dataclass_fields__}
+        out = {name: f.data for name, f in self._fields.items() if name in IntakeAnswers.__dataclass_fields__}
+        out["people"] = [{part: self[f"person{i}_{part}"].data or "" for part in PERSON_PARTS}
+                         for i in range(1, conflicts.MAX_PEOPLE + 1)]
+        return out
+
+    def people_rows(self) -> list[dict]:
+        return [{part: self[f"person{i}_{part}"] for part in PERSON_PARTS} for i in range(1, conflicts.MAX_PEOPLE + 1)]
+
+
+PERSON_PARTS = tuple(conflicts.PersonAnswers.__dataclass_fields__)
+for _i in range(1, conflicts.MAX_PEOPLE + 1):
+    setattr(IntakeForm, f"person{_i}_name", StringField("Their name"))
+    setattr(IntakeForm, f"person{_i}_relation", SelectField(
+        "How are they involved?", choices=[("", "Choose one")] + list(conflicts.RELATIONS.items()),
+        validate_choice=False))
+    setattr(IntakeForm, f"person{_i}_college_code", SelectField(
+        "Their college, if they are a student (optional)", validate_choice=False))
+    setattr(IntakeForm, f"person{_i}_organisation", StringField(
+        "Organisation or department (optional)", description="For example the letting agency, or the department."))
+    setattr(IntakeForm, f"person{_i}_email", StringField("Their email address (optional)"))
 
 
 class MessageForm(Form):
@@ -77,8 +96,14 @@ def _intake_form(data: dict | None = None) -> IntakeForm:
             data = {**data, "deadline": date.fromisoformat(data["deadline"])}
         except ValueError:
             data = {**data, "deadline": None}
+    if data and data.get("people"):
+        data = {**data, **{f"person{i}_{part}": (person or {}).get(part, "")
+                           for i, person in enumerate(data["people"][:conflicts.MAX_PEOPLE], start=1)
+                           if isinstance(person, dict) for part in PERSON_PARTS}}
     form = IntakeForm(data=data) if data is not None else IntakeForm()
     form.college_code.choices = [("", "Choose your college")] + casework.college_choices()
+    for i in range(1, conflicts.MAX_PEOPLE + 1):
+        form[f"person{i}_college_code"].choices = [("", "Not a student, or I do not know")] + casework.college_choices()
     groups = casework.area_groups()
     form.area_code.choices = [c for group in groups.values() for c in group]
     form.area_groups = groups

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.casework import cases as casework
-from shared.casework import intake, reflective
+from shared.casework import conflicts, intake, reflective
 from shared.casework import record as case_record
+from shared.casework.conflicts import PersonAnswers
 from shared.casework.documents import Upload
 from shared.consent import breach
 from shared.consent import enquiries as consent_enquiries
@@ -24,7 +25,7 @@ from shared.lifecycle import erasure
 from shared.models import utcnow
 from shared.platform.extensions import db
 from shared.subject_access import requests as access
-from tests.factories import make_staff
+from tests.factories import make_staff, make_student
 from tests.factories_casework import PDF, make_case
 
 
@@ -117,6 +118,21 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
     # tests/test_consent_tipping_off.py's): written here through the model, as the service writes it.
     asked.staff_note = mark("erasure_requests.staff_note")
     db.session.commit()
+
+    # People involved: one the student names on the casework form, one an officer adds; then a second
+    # fictional student names the first, the conflict is found and decided (referred elsewhere).
+    other = make_student(email="casey.fictional@example.ac.uk")
+    written["people_involved.email"] = "zebra.people.involved.7731@example.ac.uk"  # an address, found like a marker
+    other_case = make_case(other, full_name="Casey Fictional", people=[
+        PersonAnswers(name=mark("people_involved.name"), relation="landlord",
+                      organisation=mark("people_involved.organisation"), email=written["people_involved.email"]),
+        PersonAnswers(name="MORGAN FENWICK", relation="student", college_code="newnham"),  # the first student, as typed
+    ])
+    conflicts.add_person(officer, ref, PersonAnswers(name="Robin Landlordly", relation="landlord"))
+    found = conflicts.conflict_between(case, other_case)
+    conflicts.decide(manager, found.id, conflicts.Decision(
+        outcome="refer_elsewhere", reason=mark("conflict_decisions.reason"),
+        referred_to=mark("conflict_decisions.referred_to"), referred_reference=other_case.reference))
 
     # Every staff account's authenticator secret (the factories enrol each one).
     written["staff.totp_secret"] = None  # a secret, not a marker: the tests read it back and look for it

@@ -141,6 +141,9 @@ RULES: dict[str, Rule] = {
     "backoffice.case_close": STAFF,
     "backoffice.case_document": STAFF,
     "backoffice.case_flag": STAFF,
+    "backoffice.case_add_person": STAFF,
+    "backoffice.conflict": STAFF,  # the service then lets in the manager and the two cases' officers only
+    "backoffice.conflict_decide": STAFF,
     "backoffice.case_message": STAFF,
     "backoffice.case_status": STAFF,
     "backoffice.cases": STAFF,
@@ -234,6 +237,9 @@ ARGS: dict = {
     "backoffice.case_close": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/close
     "backoffice.case_document": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/documents
     "backoffice.case_flag": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/reflective
+    "backoffice.case_add_person": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/people
+    "backoffice.conflict": {'conflict_id': 1},  # /staff/conflicts/<int:conflict_id>
+    "backoffice.conflict_decide": {'conflict_id': 1},  # /staff/conflicts/<int:conflict_id>/decision
     "backoffice.case_message": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/messages
     "backoffice.case_status": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/status
     "backoffice.consent_disclose": {'reference': 'ADV-2026-0001'},  # /staff/cases/<reference>/sharing

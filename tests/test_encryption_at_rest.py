@@ -34,12 +34,14 @@ CLEAR_BECAUSE = {
     },
     "the service's own words and lists, or codes chosen from them": {
         "consent_wordings.text", "list_items.label", "service_settings.value", "consents.scopes",
-        "consents.document_ids", "consent_requests.scopes",
+        "consents.document_ids", "consent_requests.scopes", "people_involved.relation", "people_involved.college_code",
+        "possible_conflicts.matched_on", "possible_conflicts.outcome", "conflict_decisions.outcome",
     },
     "hashes, paths and technical values, never anyone's words": {
         "students.password_hash", "staff.password_hash", "access_requests.pdf_path", "documents.content_type",
         "blob_chunks.name",  # documents/<uid>, access/<uid>.pdf.enc: the stored file's name (its bytes are ciphertext)
         "render_jobs.error", "login_sessions.user_agent",
+        "people_involved.email_key", "people_involved.name_key",  # keyed hashes: the conflict check's lookups
     },
     "the audit log holds identifiers, never free text (test_casework_privacy checks the events)": {
         "audit_events.details",

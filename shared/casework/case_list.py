@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 
 from sqlalchemy import bindparam, func, literal, literal_column, or_, select, union_all
 
-from shared.casework import reference_data
+from shared.casework import reference_data, wall
 from shared.casework.cases import (
     OPEN,
     STAFF_STATUS,
@@ -204,6 +204,10 @@ def _filter_shape(staff: Staff, filters: CaseFilters) -> tuple[tuple[str, ...], 
     elif (officer_id := record_number(filters.officer)) is not None:
         shape.append("officer")
         params["officer_id"] = officer_id
+    walled = wall.walled_case_ids(staff)
+    if walled:  # behind an ethical wall: as if those cases did not exist
+        shape.append("walled")
+        params["walled"] = sorted(walled)
     q = clean_text(filters.q)[:200]
     if q and REFERENCE_RE.match(q.upper()):
         shape.append("reference")
@@ -239,6 +243,7 @@ _CONDITIONS = {
     "officer": lambda: Case.assigned_to_id == bindparam("officer_id"),
     "reference": lambda: Case.reference == bindparam("reference"),
     "search": lambda: Case.student_id.in_(_searched_students()),
+    "walled": lambda: Case.id.not_in(bindparam("walled", expanding=True)),
 }
 
 
@@ -356,7 +361,9 @@ def dashboard(staff: Staff) -> Dashboard:
         raise NotFound()
     today = today_local()
     params = {"staff_id": staff.id, "today": today, "week_end": today + timedelta(days=7)}
-    board = Dashboard(*(_case_rows(stmt, params) for stmt in _dashboard_statements()))
+    walled = wall.walled_case_ids(staff)
+    board = Dashboard(*([r for r in _case_rows(stmt, params) if r.case.id not in walled]
+                        for stmt in _dashboard_statements()))
     record_view(staff, "dashboard.viewed")  # once read, before it is shown (as the case list)
     return board
 

@@ -4,7 +4,7 @@ casework modules share.
 Access is decided here and nowhere else. A student reaches a case only through `case_for_student`, which
 filters by their own id, so another student's reference is a `NotFound` exactly like a reference that
 does not exist. Staff reach cases through `case_for_staff`: the policy lets every advice officer, the
-manager and the administrator see every record, and nobody else.
+manager and the administrator see every record, and nobody else, except across an ethical wall (`wall`).
 
 Every service follows the commit policy: change, `audit.record(...)` in the same transaction, one commit.
 Every view of a case is audited too. Emails never carry case detail: they say there is something to read.
@@ -23,7 +23,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import joinedload
 
 from shared.audit import log as audit
-from shared.casework import documents, reference_data
+from shared.casework import documents, reference_data, wall
 from shared.casework.documents import Upload
 from shared.models import (
     Appointment,
@@ -210,6 +210,7 @@ def case_for_staff(staff: Staff, reference: str) -> Case:
     )
     if case is None:
         raise NotFound()
+    wall.refuse_if_walled(staff, case)
     return case
 
 

@@ -27,7 +27,8 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from shared.audit import log as audit
-from shared.models import Document, Staff, Student
+from shared.casework import wall
+from shared.models import Case, Document, Staff, Student
 from shared.platform import blobs
 from shared.platform.crypto import new_uid
 from shared.platform.errors import NotFound, ValidationFailed
@@ -300,4 +301,6 @@ def download_for_staff(staff: Staff, document_id: int) -> Download:
     document = db.session.get(Document, document_id)
     if document is None:
         raise NotFound()
+    if document.case_id is not None:
+        wall.refuse_if_walled(staff, db.session.get(Case, document.case_id))
     return _open(document, staff)

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import select, text
 
 from shared.audit import log as audit
-from shared.casework import documents
+from shared.casework import conflicts, documents
 from shared.casework.cases import (
     LONG_TEXT,
     MEETING,
@@ -77,6 +77,7 @@ class IntakeAnswers:
     meeting_preference: str = ""
     private_room: bool = False
     accessibility_needs: str = ""
+    people: list = field(default_factory=list)  # PersonAnswers, or their dicts as a form or draft gives them
 
 
 PROFILE_FIELDS = (
@@ -137,11 +138,19 @@ def clean_intake(answers: IntakeAnswers) -> IntakeAnswers:
             errors["deadline"] = "The deadline must be today or in the future. Leave it blank if there is none."
         elif out.deadline > today_local() + timedelta(days=3 * 366):
             errors["deadline"] = "The deadline must be within the next three years."
+    out.people = conflicts.clean_people([_person(p) for p in (answers.people or [])[:conflicts.MAX_PEOPLE]], errors)
     out.may_leave_message = bool(answers.may_leave_message)
     out.private_room = bool(answers.private_room)
     if errors:
         raise InvalidAnswers(errors)
     return out
+
+
+def _person(value) -> conflicts.PersonAnswers:
+    if isinstance(value, conflicts.PersonAnswers):
+        return value
+    value = value if isinstance(value, dict) else {}
+    return conflicts.PersonAnswers(**{k: str(value.get(k) or "") for k in conflicts.PersonAnswers.__dataclass_fields__})
 
 
 def profile_answers(student: Student) -> dict:
@@ -239,8 +248,9 @@ def next_reference(year: int) -> str:
 
 
 def submit_case(student: Student, answers: IntakeAnswers, uploads: list[Upload] | None = None) -> Case:
-    """The casework form becomes a case, in one transaction: the case, its documents, the profile, the
-    audit event and the 'form received' email all happen, or none does."""
+    """The casework form becomes a case, in one transaction: the case, its documents, the people involved,
+    the profile, the audit event and the 'form received' email all happen, or none does. The conflict
+    check runs in the same transaction; what it finds is for staff only."""
     answers = clean_intake(answers)
     uploads = attach_uploads(uploads)
     stored: list[Document] = []
@@ -268,6 +278,8 @@ def submit_case(student: Student, answers: IntakeAnswers, uploads: list[Upload] 
         for upload in uploads:
             stored.append(documents.add(upload, student_id=student.id, case_id=case.id))
         db.session.flush()
+        conflicts.add_people(case, answers.people, by_student=True)
+        conflicts.check_case(case)
         draft = db.session.scalar(select(CaseDraft).where(CaseDraft.student_id == student.id))
         if draft is not None:
             db.session.delete(draft)

@@ -3,14 +3,14 @@ closing, appointments and documents. Each change is audited in its own transacti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased, joinedload
 
-from shared.casework import documents
+from shared.casework import conflicts, documents, wall
 from shared.casework.case_list import OfficerName
 from shared.casework.cases import (
     LONG_TEXT,
@@ -43,6 +43,7 @@ from shared.models import (
     EntryKind,
     ListKind,
     Message,
+    PersonInvolved,
     ReflectiveFlag,
     Staff,
     StudentProfile,
@@ -142,13 +143,20 @@ class StaffCasePage:
     documents: list[Document]
     flags: list[ReflectiveFlag]
     staff_names: dict[str, str]  # staff id (as stored in an assignment change) -> name
+    people: list[PersonInvolved] = field(default_factory=list)
+    conflicts: list[conflicts.CaseConflict] = field(default_factory=list)
+    across_wall: bool = False  # the manager, seeing one side of an ethical wall to supervise it
 
 
 def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
     """The whole record for an officer. Opening it is audited and marks the student's messages read."""
     case = case_for_staff(staff, reference)
     mark_read(case, from_student=True)
-    record_view(staff, "case.viewed", case)
+    across_wall = wall.supervises_walls(staff) and wall.behind_wall(case.id)
+    if across_wall:
+        record_view(staff, "case.viewed", case, across_wall=True)
+    else:
+        record_view(staff, "case.viewed", case)
     entries = _entry_views(case.id)
     changes = list(
         db.session.scalars(
@@ -178,7 +186,8 @@ def staff_case_page(staff: Staff, reference: str) -> StaffCasePage:
     assigned_ids = {int(v) for c in changes if c.kind == "assigned" for v in (c.old_value, c.new_value) if v}
     names = {str(s.id): s.name for s in db.session.scalars(select(Staff).where(Staff.id.in_(assigned_ids)))} \
         if assigned_ids else {}
-    return StaffCasePage(case, stored_profile(case.student_id), timeline, messages, appointments, docs, flags, names)
+    return StaffCasePage(case, stored_profile(case.student_id), timeline, messages, appointments, docs, flags, names,
+                         conflicts.people_on_case(case), conflicts.conflicts_on_case(staff, case), across_wall)
 
 
 def add_entry(staff: Staff, reference: str, kind: str, occurred_at: datetime, body: str) -> CaseEntry:
@@ -240,6 +249,9 @@ def assign(staff: Staff, reference: str, officer_id: int | None) -> Case:
             raise InvalidAnswers({"officer_id": "Choose an officer from the list."})
     if case.assigned_to_id == officer_id:
         raise InvalidAnswers({"officer_id": "The case is already assigned that way."})
+    if officer is not None and wall.is_walled_for_officer(officer.id, case):
+        raise InvalidAnswers({"officer_id": f"{officer.name} advises the other side of a recorded conflict of "
+                                            "interest: choose another officer."})
     record_change(case, staff, "assigned", _str(case.assigned_to_id), _str(officer_id), None)
     case.assigned_to_id = officer_id
     if officer is not None and case.status == CaseStatus.NEW.value:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from shared.casework import wall
 from shared.casework.cases import SHORT_REASON, audit_case, case_for_staff, record_view, required_text
 from shared.models import (
     Case,
@@ -59,7 +60,8 @@ def reflective_agenda(staff: Staff) -> list[AgendaItem]:
         .where(ReflectiveFlag.discussed_at.is_(None))
         .order_by(ReflectiveFlag.flagged_at)
     ).all()
-    return [AgendaItem(f, c, s) for f, c, s in rows]
+    walled = wall.walled_case_ids(staff)
+    return [AgendaItem(f, c, s) for f, c, s in rows if c.id not in walled]
 
 
 def mark_discussed(staff: Staff, flag_id: int) -> ReflectiveFlag:
@@ -68,9 +70,10 @@ def mark_discussed(staff: Staff, flag_id: int) -> ReflectiveFlag:
     flag = db.session.get(ReflectiveFlag, flag_id)
     if flag is None:
         raise NotFound()
+    case = db.session.get(Case, flag.case_id)
+    wall.refuse_if_walled(staff, case)
     if flag.discussed_at is None:
         flag.discussed_at = utcnow()
-        case = db.session.get(Case, flag.case_id)
         audit_case(staff, "reflective.discussed", case, flag)
         db.session.commit()
     return flag

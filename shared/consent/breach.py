@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from shared.audit import log as audit
+from shared.casework import wall
 from shared.casework.cases import case_for_staff
 from shared.consent import gate
 from shared.consent.gate import raise_if
@@ -143,6 +144,9 @@ def request_consultation(officer: Staff, reference: str, proposal: Proposal) -> 
         errors["consultee_ids"] = "Ask at least one other advice officer for their advice."
     elif any(i not in allowed for i in chosen):
         errors["consultee_ids"] = "Choose other advice officers whose accounts are active."
+    elif any(wall.is_walled(allowed[i], case) for i in chosen):
+        errors["consultee_ids"] = ("One of the officers you chose advises the other side of a recorded conflict "
+                                   "of interest: ask another advice officer.")
     raise_if(errors)
     now = utcnow()
     req = BreachConsultationRequest(student_id=case.student_id, case_id=case.id, requested_by_id=officer.id,
@@ -166,6 +170,8 @@ def _for_staff(staff: Staff, model, object_id: int, action: str):
     row = db.session.get(model, object_id)
     if row is None:
         raise NotFound()
+    if row.case_id is not None:
+        wall.refuse_if_walled(staff, db.session.get(Case, row.case_id))
     audit.record_view(staff, action, row, student_id=row.student_id, case_id=row.case_id)
     return row
 
@@ -184,8 +190,11 @@ def give_advice(consultee: Staff, request_id: int, advice: str) -> BreachConsult
     row = db.session.scalar(select(BreachConsultation).where(BreachConsultation.request_id == request_id,
                                                              BreachConsultation.officer_id == consultee.id))
     if row is None:
-        if db.session.get(BreachConsultationRequest, request_id) is None:
+        asked = db.session.get(BreachConsultationRequest, request_id)
+        if asked is None:
             raise NotFound()
+        if asked.case_id is not None:
+            wall.refuse_if_walled(consultee, db.session.get(Case, asked.case_id))
         raise PermissionDenied("Only an officer this request was put to can give advice on it.")
     errors: dict[str, str] = {}
     if row.consulted_at is not None:
@@ -234,6 +243,8 @@ def decide(officer: Staff, request_id: int, d: BreachDecision) -> BreachRecord |
     req = db.session.get(BreachConsultationRequest, request_id)
     if req is None:
         raise NotFound()
+    if req.case_id is not None:
+        wall.refuse_if_walled(officer, db.session.get(Case, req.case_id))
     if req.requested_by_id != officer.id:
         raise PermissionDenied("Only the officer who asked for advice makes the final decision.")
     if req.outcome is not None:

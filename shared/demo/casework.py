@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import time, timedelta
 
 from shared.casework import cases as casework
-from shared.casework import intake, reflective
+from shared.casework import conflicts, intake, reflective
 from shared.casework import record as case_record
 from shared.casework.intake import IntakeAnswers
 from shared.consent import breach
-from shared.models import utcnow
+from shared.models import Staff, Student, utcnow
 from shared.platform.extensions import db
+from shared.platform.passwords import hash_password
 
 
 def demo_casework(made: dict) -> None:
@@ -56,3 +58,37 @@ def demo_casework(made: dict) -> None:
         achieves="The council can inspect the boiler before anyone in the house is harmed.",
         recipient_name="Private Sector Housing Team", recipient_organisation="Fictional City Council",
         consultee_ids=[manager.id]))
+
+
+def demo_conflict(made: dict) -> None:
+    """Two fictional housemates on opposite sides of one deposit dispute: Dana asks first, Eli later names
+    Dana on the casework form, the check finds it, and the manager walls the two cases (the demo officer
+    advises Dana; a colleague, who has no login in the demo, advises Eli)."""
+    officer, manager = made["officer"], made["manager"]
+    colleague = Staff(email="colleague.demo@example.ac.uk", name="Priya Demoworth", job_title="Welfare and Rights Officer",
+                      role="officer", password_hash=hash_password(secrets.token_urlsafe(32)))
+    db.session.add(colleague)
+    dana = Student(email="dana.demo@example.ac.uk", password_hash=hash_password(secrets.token_urlsafe(32)),
+                   email_confirmed_at=utcnow())
+    eli = Student(email="eli.demo@example.ac.uk", password_hash=hash_password(secrets.token_urlsafe(32)),
+                  email_confirmed_at=utcnow())
+    db.session.add_all([dana, eli])
+    db.session.commit()
+    dana_case = intake.submit_case(dana, IntakeAnswers(
+        full_name="Dana Fairweather", college_code="girton", faculty="Faculty of Law", area_code="housing",
+        what_happened="My housemate has kept the whole house's deposit refund and will not pay my share.",
+        urgency="normal", meeting_preference="online", safe_channels=["email"],
+    ))
+    case_record.assign(officer, dana_case.reference, officer.id)
+    eli_case = intake.submit_case(eli, IntakeAnswers(
+        full_name="Eli Brookmere", college_code="girton", faculty="Faculty of Music", area_code="housing",
+        what_happened="A housemate says I owe them part of the deposit, but the landlord kept it for damage "
+                      "they caused.", urgency="soon", meeting_preference="in_person", safe_channels=["email"],
+        people=[conflicts.PersonAnswers(name="Dana Fairweather", relation="student", college_code="girton")],
+    ))
+    case_record.assign(manager, eli_case.reference, colleague.id)
+    found = conflicts.conflict_between(dana_case, eli_case)
+    conflicts.decide(manager, found.id, conflicts.Decision(
+        outcome="different_advisers",
+        reason="Both students are on opposite sides of one deposit dispute in the same house: advised by "
+               "different advisers, neither told about the other."))

@@ -29,6 +29,7 @@ from shared.models.casework import (
     ReflectiveFlag,
     StudentProfile,
 )
+from shared.models.conflicts import ConflictDecision, ConflictOutcome, PersonInvolved, PossibleConflict
 from shared.models.consent import (
     BreachAddendum,
     BreachConsultation,
@@ -56,6 +57,10 @@ from shared.models.staffsec import (
 from shared.models.statistics_indexes import STATISTICS_INDEXES  # noqa: F401  (indexes join the metadata)
 
 __all__ = [
+    "ConflictDecision",
+    "ConflictOutcome",
+    "PersonInvolved",
+    "PossibleConflict",
     "BlobChunk",
     "AccessPause",
     "AccessRequest",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import secrets
 from functools import lru_cache
@@ -113,6 +115,14 @@ def decrypt_text(token: str, context: str) -> str:
     except (ValueError, binascii.Error) as exc:
         raise DecryptionError("not an encrypted value") from exc
     return _open(prefix, kid, sealed, context).decode("utf-8")
+
+
+def match_key(purpose: str, value: str) -> str:
+    """A keyed hash of a normalised value, so that two records naming the same person can be found without
+    keeping the value in clear. Keyed with AUDIT_HMAC_KEY, which never changes (the audit chain is sealed
+    with it), so keys written years apart still match."""
+    secret = current_app.config["AUDIT_HMAC_KEY"].encode()
+    return hmac.new(secret, f"{purpose}\x1f{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def new_uid() -> str:

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, case, func, literal_column, select, tuple_
 
 from shared.casework import reference_data
-from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, ListKind, Staff, utcnow
+from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, ListKind, PossibleConflict, Staff, utcnow
 from shared.models.access import AccessRequest
 from shared.models.statistics_indexes import DaysBetween
 from shared.platform.errors import ServiceError
@@ -503,6 +503,25 @@ def access_requests(filters: Filters) -> Breakdown:
     )
 
 
+CONFLICT_LABELS = {
+    "no_conflict": "No conflict found",
+    "different_advisers": "Advised by different advisers",
+    "refer_elsewhere": "One student referred elsewhere",
+}
+
+
+def conflicts_handled(filters: Filters) -> Breakdown:
+    """Possible conflicts of interest decided in the period, by their latest decision."""
+    stmt = select(PossibleConflict.outcome, func.count()).where(
+        PossibleConflict.outcome.is_not(None), *_in_range(PossibleConflict.decided_at, filters))
+    if filters.area_code:
+        stmt = stmt.join(Case, Case.id == PossibleConflict.case_a_id).where(Case.area_code == filters.area_code)
+    counts = dict(db.session.execute(stmt.group_by(PossibleConflict.outcome)).all())
+    return Breakdown("conflicts", "Possible conflicts of interest handled, by decision", "Decision", ["Conflicts"],
+                     [(label, [counts.get(code, 0)]) for code, label in CONFLICT_LABELS.items()],
+                     note="Counted in the month of the latest decision.")
+
+
 @dataclass
 class InternalReport:
     filters: Filters
@@ -513,6 +532,7 @@ class InternalReport:
     disclosures: Breakdown
     access_requests: Breakdown
     workload: Breakdown | None
+    conflicts: Breakdown | None = None
 
 
 _CACHE = "statistics:"
@@ -535,7 +555,8 @@ def internal_report(filters: Filters, *, include_workload: bool, now: datetime |
 
 
 # What the internal report is computed from: a write to any of these through this worker forgets its copies.
-reference_data.forget_on_write(_CACHE, Case, Consent, Disclosure, BreachRecord, AccessRequest, ListItem, Staff)
+reference_data.forget_on_write(_CACHE, Case, Consent, Disclosure, BreachRecord, AccessRequest, ListItem, Staff,
+                               PossibleConflict)
 
 
 def _compute_internal_report(filters: Filters, *, include_workload: bool, now: datetime | None = None) -> InternalReport:
@@ -548,6 +569,7 @@ def _compute_internal_report(filters: Filters, *, include_workload: bool, now: d
         disclosures=disclosures_by_basis(filters),
         access_requests=access_requests(filters),
         workload=workload(filters) if include_workload else None,
+        conflicts=conflicts_handled(filters),
     )
 
 

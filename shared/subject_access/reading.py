@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from shared.audit import log as audit
+from shared.casework import wall
 from shared.models import (
     AccessPause,
     AccessRequest,
@@ -117,12 +118,14 @@ def _open_requests():
 def queue(staff: Staff, *, include_closed: bool = False, today: date | None = None) -> list[QueueRow]:
     """Open requests, soonest due first (then, if asked, the closed ones, newest first)."""
     today = today or service_today()
-    rows = sorted((_row(r, today) for r in _open_requests()), key=lambda r: (r.due_on, r.id))
+    walled = wall.walled_students(staff)
+    rows = sorted((_row(r, today) for r in _open_requests() if r.student_id not in walled),
+                  key=lambda r: (r.due_on, r.id))
     if include_closed:
         closed = db.session.scalars(
             select(AccessRequest).where(AccessRequest.status.not_in(OPEN_STATUSES)).order_by(AccessRequest.received_at.desc())
         )
-        rows += [_row(r, today) for r in closed]
+        rows += [_row(r, today) for r in closed if r.student_id not in walled]
     audit.record_view(staff, "access.queue_viewed", None, count=len(rows))
     return rows
 
@@ -150,17 +153,22 @@ def requests_of(student: Student) -> list[AccessRequest]:
     ))
 
 
-def get_request(request_id: int, *, for_update: bool = False) -> AccessRequest:
+def get_request(request_id: int, *, for_update: bool = False, staff: Staff | None = None) -> AccessRequest:
     """The request; `for_update` locks its row until the commit (PostgreSQL), so two officers' actions on
-    it queue and the second sees the state the first left (SQLite's writers queue at BEGIN IMMEDIATE)."""
+    it queue and the second sees the state the first left (SQLite's writers queue at BEGIN IMMEDIATE).
+    For a member of staff behind an ethical wall from one of the student's cases, the request (whose copy
+    holds that case) is not found."""
     req = db.session.get(AccessRequest, request_id, with_for_update=True if for_update else None)
     if req is None:
+        raise NotFound()
+    if staff is not None and wall.walls_student(staff, req.student_id):
+        audit.record_view(staff, "wall.refused", req, student_id=req.student_id, case_id=req.case_id)
         raise NotFound()
     return req
 
 
 def view(staff: Staff, request_id: int) -> AccessRequest:
-    req = get_request(request_id)
+    req = get_request(request_id, staff=staff)
     audit.record_view(staff, "access.request_viewed", req, student_id=req.student_id, case_id=req.case_id)
     return req
 
@@ -175,7 +183,7 @@ def contents(req: AccessRequest, *, load_files: bool = False) -> StudentRecord:
 
 
 def review(staff: Staff, request_id: int) -> tuple[AccessRequest, StudentRecord]:
-    req = get_request(request_id)
+    req = get_request(request_id, staff=staff)
     record = contents(req)
     audit.record_view(staff, "access.reviewed", req, student_id=req.student_id, case_id=req.case_id)
     return req, record

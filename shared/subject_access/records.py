@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shared.casework import documents
+from shared.casework import conflicts, documents
 from shared.consent.giving import how_given
 from shared.consent.history import basis_for_student, visible_to_student
 from shared.models import (
@@ -34,6 +34,7 @@ from shared.models import (
     Document,
     ListItem,
     Message,
+    PersonInvolved,
     RedactionTarget,
     ReflectiveFlag,
     Staff,
@@ -261,6 +262,11 @@ def collect(
         .where(Document.student_id == student_id, Document.case_id.in_(case_ids), Document.deleted_at.is_(None))
         .order_by(Document.uploaded_at, Document.id)
     ))
+    # The people the student told us about are the student's own information; those an officer added are not.
+    people = _by_case(db.session.scalars(
+        select(PersonInvolved).where(PersonInvolved.case_id.in_(case_ids), PersonInvolved.added_by_student.is_(True))
+        .order_by(PersonInvolved.id)
+    ))
     staff_ids = {c.assigned_to_id for c in cases}
     for group in entries.values():
         for e in group:
@@ -277,7 +283,7 @@ def collect(
         records.append(_case_record(
             case, labels, names, red,
             entries.get(case.id, []), flags.get(case.id, []), messages.get(case.id, []),
-            appointments.get(case.id, []), documents.get(case.id, []), load_files,
+            appointments.get(case.id, []), documents.get(case.id, []), load_files, people.get(case.id, []),
         ))
 
     consents = _consents(student_id, case_id, red)
@@ -292,7 +298,14 @@ def _by_case(rows) -> dict[int, list]:
     return out
 
 
-def _case_record(case, labels, names, red, entries, flags, messages, appointments, documents, load_files):
+def _person_text(person: PersonInvolved, labels) -> str:
+    parts = [conflicts.relation_label(person.relation),
+             labels.get(("college", person.college_code or ""), person.college_code), person.organisation, person.email]
+    return f"{person.name} ({', '.join(p for p in parts if p)})"
+
+
+def _case_record(case, labels, names, red, entries, flags, messages, appointments, documents, load_files,
+                 people=()):
     facts = _facts(
         ("Reference", case.reference),
         ("Area", labels.get(("area", case.area_code), case.area_code)),
@@ -318,6 +331,7 @@ def _case_record(case, labels, names, red, entries, flags, messages, appointment
                 ("What happened", case.what_happened),
                 ("What you would like to happen", case.outcome_wanted),
                 ("Accessibility needs", case.accessibility_needs),
+                *(("Someone else involved", _person_text(p, labels)) for p in people),
             ),
         ))
 

@@ -121,7 +121,7 @@ def _tell_student(req: AccessRequest) -> None:
 
 
 def pause(staff: Staff, request_id: int, reason: str, *, started_on: date | None = None) -> AccessRequest:
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, PAUSE)
     if reason not in PAUSE_LABELS:
         raise ValidationFailed("Choose what the service is waiting for.")
@@ -142,7 +142,7 @@ def pause(staff: Staff, request_id: int, reason: str, *, started_on: date | None
 
 
 def resume(staff: Staff, request_id: int, *, ended_on: date | None = None) -> AccessRequest:
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, RESUME)
     current = open_pause(req)
     today = service_today()
@@ -160,7 +160,7 @@ def resume(staff: Staff, request_id: int, *, ended_on: date | None = None) -> Ac
 
 def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: date | None = None) -> AccessRequest:
     """Up to two further months for a complex request; the student is told now, within the first month."""
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, EXTEND)
     reason = _reason(reason, "the extension")
     today = today or service_today()
@@ -185,7 +185,7 @@ def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: da
 
 def refuse(staff: Staff, request_id: int, reason: str) -> AccessRequest:
     """Manifestly unfounded or excessive only; the reason is recorded and shown to the student."""
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, REFUSE)
     req.refusal_reason = _reason(reason, "refusing")
     req.refused_at, req.refused_by_id = utcnow(), staff.id
@@ -215,7 +215,7 @@ def items_of(record: StudentRecord):
 
 def redaction_target(staff: Staff, request_id: int, kind: str, item_id: int):
     """The request and the item a reviewer is about to redact: only things in this copy can be named."""
-    req = get_request(request_id)
+    req = get_request(request_id, staff=staff)
     item = _locate(req, contents(req), kind, item_id)
     audit.record_view(staff, "access.item_viewed", req, student_id=req.student_id, target=f"{kind}:{item_id}")
     return req, item
@@ -234,7 +234,7 @@ def _locate(req: AccessRequest, record: StudentRecord, kind: str, item_id: int):
 
 
 def redact(staff: Staff, request_id: int, kind: str, item_id: int, *, reason: str, passage: str | None = None) -> Redaction:
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, REDACT)
     if kind not in {t.value for t in RedactionTarget}:
         raise NotFound()
@@ -260,7 +260,7 @@ def redact(staff: Staff, request_id: int, kind: str, item_id: int, *, reason: st
 
 def remove_redaction(staff: Staff, request_id: int, redaction_id: int) -> None:
     """Before release, a reviewer may take back a redaction made in error; the audit log keeps both."""
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, UNREDACT)
     redaction = db.session.scalar(select(Redaction).where(Redaction.id == redaction_id, Redaction.request_id == req.id))
     if redaction is None:
@@ -275,7 +275,7 @@ def remove_redaction(staff: Staff, request_id: int, redaction_id: int) -> None:
 
 def mark_reviewed(staff: Staff, request_id: int) -> AccessRequest:
     """The officer has read the copy as it will be released, redactions applied: it may now be released."""
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     advance(req, REVIEW)
     req.reviewed_at, req.reviewed_by_id = utcnow(), staff.id
     audit.record(staff, "access.copy_reviewed", req, student_id=req.student_id, case_id=req.case_id,
@@ -294,7 +294,7 @@ def needs_another_releaser(req: AccessRequest, staff: Staff) -> bool:
 def release(staff: Staff, request_id: int) -> RenderJob:
     """Queue the copy for rendering; the page shows progress until it is ready. Only a reviewed copy, and
     by a second officer where the reviewer made redactions (`needs_another_releaser`)."""
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, RELEASE)
     if needs_another_releaser(req, staff):
         raise SecondOfficerRequired()
@@ -311,7 +311,7 @@ def release(staff: Staff, request_id: int) -> RenderJob:
 
 
 def retry(staff: Staff, request_id: int) -> RenderJob:
-    req = get_request(request_id, for_update=True)
+    req = get_request(request_id, for_update=True, staff=staff)
     check(req, RETRY)
     job = current_job(req)
     if job is None or job.state not in (RenderState.FAILED.value, RenderState.QUEUED.value) and not jobs.is_stale(job):
