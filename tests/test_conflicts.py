@@ -368,3 +368,16 @@ def test_the_statistics_count_conflicts_handled_and_publish_a_small_count_suppre
     published = {r["label"]: r["cells"][0] for r in table["rows"]}
     assert published["Advised by different advisers"] == SUPPRESSED_MARK  # one conflict could point at two students
     assert d.sam_case.reference not in str(table) and "Whitlocke" not in str(table)
+
+
+def test_an_anonymised_case_keeps_no_one_it_named_and_matches_no_one_again(db, manager):
+    from shared.lifecycle import retention
+
+    d = dispute(decide="different_advisers", manager=manager)
+    retention.anonymise_case(db.session.get(Case, d.sam_case.id), retention.placeholder_student())
+    db.session.commit()
+    person = db.session.scalars(select(PersonInvolved).where(PersonInvolved.case_id == d.sam_case.id)).one()
+    assert (person.name, person.email_key, person.name_key) == ("", None, None)
+    assert db.session.scalars(select(ConflictDecision)).one().reason == ""
+    later = make_case(factories.make_student(email="jordan.again@example.ac.uk"), **JORDAN)
+    assert conflict_between(later, d.sam_case) is None

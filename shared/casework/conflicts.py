@@ -162,8 +162,7 @@ def _students_named(people: list[PersonInvolved]) -> list[tuple[int, str]]:
     """(student id, how matched) for every student a person involved may be."""
     found: list[tuple[int, str]] = []
     emails = {p.email for p in people if p.email}
-    if emails:
-        found += [(sid, "email") for sid in db.session.scalars(select(Student.id).where(Student.email.in_(emails)))]
+    found += [(sid, "email") for sid in db.session.scalars(select(Student.id).where(Student.email.in_(emails)))]
     by_college: dict[str, set[str]] = {}
     for p in people:
         if p.college_code:
@@ -201,15 +200,14 @@ def check_case(case: Case) -> list[PossibleConflict]:
     named = _students_named(people)
     student_ids = {sid for sid, _ in named if sid != case.student_id}
     how_by_student = {sid: how for sid, how in named}
-    if student_ids:
-        for other_id, sid in db.session.execute(
-            select(Case.id, Case.student_id).where(Case.student_id.in_(student_ids), Case.anonymised_at.is_(None))
-        ):
-            candidates.append((other_id, how_by_student[sid]))
+    for other_id, sid in db.session.execute(
+        select(Case.id, Case.student_id).where(Case.student_id.in_(student_ids), Case.anonymised_at.is_(None))
+    ):
+        candidates.append((other_id, how_by_student[sid]))
     candidates += _people_naming(case.student_id)
-    other_students = dict(db.session.execute(
+    other_students = dict(db.session.execute(  # run even when empty: the same statements whatever is found
         select(Case.id, Case.student_id).where(Case.id.in_({c for c, _ in candidates}))
-    ).all()) if candidates else {}
+    ).all())
     found = []
     for other_id, how in dict(candidates).items():
         if other_id == case.id or other_students.get(other_id) == case.student_id:

@@ -36,8 +36,10 @@ from shared.models import (
     CaseEntry,
     CaseEntryVersion,
     CaseStatus,
+    ConflictDecision,
     Document,
     LoginSession,
+    PossibleConflict,
     ServiceSetting,
     Student,
     StudentProfile,
@@ -59,6 +61,7 @@ PERSONAL_COLUMNS = frozenset({
     "recipient_name", "recipient_role", "recipient_contact", "typed_name", "location",
     "full_name", "preferred_name", "pronouns", "crsid", "phone", "faculty", "course", "year_of_study",
     "safe_channels", "deadline", "meeting_preference",
+    "email_key", "name_key",  # a person involved's keyed hashes: an anonymised case names nobody, so matches nobody
 })
 
 
@@ -194,6 +197,10 @@ def _case_rows(case: Case):
             yield from db.session.scalars(select(cls).where(mapper.columns["case_id"] == case.id))
     yield from db.session.scalars(
         select(CaseEntryVersion).join(CaseEntry).where(CaseEntry.case_id == case.id)
+    )
+    yield from db.session.scalars(  # the decisions on a conflict between this case and another
+        select(ConflictDecision).join(PossibleConflict, ConflictDecision.conflict_id == PossibleConflict.id)
+        .where(or_(PossibleConflict.case_a_id == case.id, PossibleConflict.case_b_id == case.id))
     )
     yield from db.session.scalars(  # the advice given on a breach consultation about the case
         select(BreachConsultation).join(BreachConsultationRequest, BreachConsultation.request_id == BreachConsultationRequest.id)

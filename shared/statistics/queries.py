@@ -16,7 +16,17 @@ from flask import current_app
 from sqlalchemy import and_, case, func, literal_column, select, tuple_
 
 from shared.casework import reference_data
-from shared.models import BreachRecord, Case, Consent, Disclosure, ListItem, ListKind, PossibleConflict, Staff, utcnow
+from shared.models import (
+    BreachRecord,
+    Case,
+    Consent,
+    Disclosure,
+    ListItem,
+    ListKind,
+    PossibleConflict,
+    Staff,
+    utcnow,
+)
 from shared.models.access import AccessRequest
 from shared.models.statistics_indexes import DaysBetween
 from shared.platform.errors import ServiceError
