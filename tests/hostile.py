@@ -36,10 +36,10 @@ class Cast:
         """A fresh test client, signed in as `who` through the real sign-in page (or anonymous)."""
         if who == "anonymous":
             return self.app.test_client()
-        from tests.conftest import _signed_in
+        from tests.support.web import signed_in
 
         side = "portal" if who in STUDENT_WHO else "backoffice"
-        return _signed_in(self.app, self.accounts[who], factories.PASSWORD, side).client
+        return signed_in(self.app, self.accounts[who], factories.PASSWORD, side).client
 
     def url_args(self, endpoint: str) -> dict:
         spec = ARGS.get(endpoint, {})

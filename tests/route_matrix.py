@@ -279,7 +279,7 @@ def url_map_app():
     if _APP is None:
         import tempfile
 
-        from tests.conftest import TEST_KEYS
+        from tests.support.web import TEST_KEYS
         from wsgi import create_app
 
         _APP = create_app(

@@ -14,7 +14,7 @@ from shared.models import Student
 from shared.platform.mail import sent_messages
 from shared.security.accounts import InvalidEmail, normalise_email
 from tests import factories
-from tests.conftest import Browser
+from tests.support.web import Browser
 
 ADDRESS = "sam.student@example.ac.uk"
 # The same address, spelled with look-alikes an attacker (or a phone keyboard) might use.

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from shared.audit import log as audit
 from shared.models import AuditEvent
-from tests.conftest import listening
+from tests.support.web import listening
 
 
 def _write_events(db, n=5, student_id=7):

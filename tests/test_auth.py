@@ -151,10 +151,10 @@ def test_an_old_session_cookie_replayed_does_not_carry_what_a_later_request_adde
 
 
 def test_password_change_ends_other_sessions(app, student):
-    from tests.conftest import _signed_in
+    from tests.support.web import signed_in
 
-    first = _signed_in(app, student, factories.PASSWORD, "portal")
-    second = _signed_in(app, student, factories.PASSWORD, "portal")
+    first = signed_in(app, student, factories.PASSWORD, "portal")
+    second = signed_in(app, student, factories.PASSWORD, "portal")
     new = "another fresh passphrase 9"
     resp = first.submit("/account", {"current": factories.PASSWORD, "password": new, "confirm": new})
     assert resp.status_code == 302
@@ -180,7 +180,7 @@ def test_idle_student_session_times_out(app, student_browser, db):
 
 
 def test_staff_and_students_use_separate_doors(app, student, officer):
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     b = Browser(app.test_client())
     assert (
@@ -200,7 +200,7 @@ def test_staff_session_is_not_a_student(officer_browser):
 
 
 def test_deactivated_staff_cannot_sign_in(app, ctx):
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     staff = factories.make_staff(active=False, email="gone@example.ac.uk")
     b = Browser(app.test_client())
@@ -210,7 +210,7 @@ def test_deactivated_staff_cannot_sign_in(app, ctx):
 
 
 def test_next_cannot_redirect_off_site(app, student):
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     b = Browser(app.test_client())
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):

@@ -13,8 +13,8 @@ from shared.casework import record as case_record
 from shared.models import AuditEvent, Case, CaseEntryVersion, utcnow
 from shared.platform.mail import sent_messages
 from tests import factories
-from tests.conftest import listening
 from tests.factories_casework import make_case
+from tests.support.web import listening
 
 
 def _actions(db, case) -> list[str]:
@@ -113,9 +113,9 @@ def test_amending_an_entry_keeps_every_earlier_version_visible(db, student, offi
 def test_every_staff_role_can_open_every_case_and_each_view_is_audited(app, db, student, role):
     case = make_case(student)
     staff = factories.make_staff(role=role)
-    from tests.conftest import _signed_in
+    from tests.support.web import signed_in
 
-    b = _signed_in(app, staff, factories.PASSWORD, "backoffice")
+    b = signed_in(app, staff, factories.PASSWORD, "backoffice")
     assert b.get(f"/staff/cases/{case.reference}").status_code == 200
     db.session.commit()
     viewed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "case.viewed"))

@@ -67,9 +67,9 @@ def test_save_and_finish_later_survives_signing_out_and_back_in(app, student_bro
     draft = db.session.scalar(select(CaseDraft))
     assert "Half-written story" not in draft._answers_enc  # encrypted at rest
     # The session times out or the tab closes: a new sign-in finds the answers again.
-    from tests.conftest import _signed_in
+    from tests.support.web import signed_in
 
-    later = _signed_in(app, student, factories.PASSWORD, "portal")
+    later = signed_in(app, student, factories.PASSWORD, "portal")
     html = later.get("/ask").get_data(as_text=True)
     assert "We have restored the answers you saved" in html
     assert "Half-written story" in html and 'value="Morgan Fenwick"' in html
@@ -165,10 +165,10 @@ def test_references_count_up_per_year_and_never_collide(app, db, student):
 
 
 def test_concurrent_submissions_get_distinct_references(app, db):
-    from tests.conftest import _signed_in
+    from tests.support.web import signed_in
 
     students = [factories.make_student() for _ in range(4)]
-    browsers = [_signed_in(app, s, factories.PASSWORD, "portal") for s in students]
+    browsers = [signed_in(app, s, factories.PASSWORD, "portal") for s in students]
     results = []
 
     def submit(b):

@@ -25,12 +25,12 @@ from shared.security.authz import ROLES_ATTR
 from shared.subject_access import reading as sar_reading
 from shared.subject_access.records import collect
 from tests import factories
-from tests.conftest import _signed_in
 from tests.factories_access import make_request
 from tests.factories_casework import PDF, intake_form, make_case
 from tests.factories_conflicts import JORDAN, SAM, conflict_between, dispute, names_jordan
 from tests.factories_consent import breach_decision, breach_proposal, give_consent
 from tests.hostile import csrf_token
+from tests.support.web import signed_in
 
 # ----------------------------------------------------------------------------------------------- finding it
 
@@ -40,7 +40,7 @@ def test_a_student_named_on_the_casework_form_is_found_as_a_possible_conflict(ap
     jordan = factories.make_student(email="jordan.quillfeather@example.ac.uk")
     jordan_case = make_case(jordan, **JORDAN)
     sam = factories.make_student(email="sam.whitlocke@example.ac.uk")
-    b = _signed_in(app, sam, factories.PASSWORD, "portal")
+    b = signed_in(app, sam, factories.PASSWORD, "portal")
     resp = b.submit("/ask", intake_form(full_name="Sam Whitlocke", college_code="girton", person1_name="Jordan Quillfeather",
                                         person1_relation="student", person1_college_code="newnham"))
     assert resp.status_code == 302, resp.get_data(as_text=True)
@@ -89,7 +89,7 @@ def test_people_who_are_not_students_of_the_service_raise_no_conflict(db):
 
 
 def test_the_people_on_the_form_are_checked_and_kept_as_typed(app, db, student):
-    b = _signed_in(app, student, factories.PASSWORD, "portal")
+    b = signed_in(app, student, factories.PASSWORD, "portal")
     resp = b.submit("/ask", intake_form(person1_name="Someone", person1_relation="", person2_email="not an address",
                                         person2_relation="landlord"))
     html = resp.get_data(as_text=True)
@@ -108,7 +108,7 @@ def test_the_possible_conflict_goes_to_the_manager_and_the_two_cases_officers_on
     d = dispute()
     other = factories.make_staff(email="uninvolved@example.ac.uk", name="Cy Uninvolved")
     for staff, sees in ((manager, True), (d.jordan_adviser, True), (d.sam_adviser, True), (other, False)):
-        b = _signed_in(app, staff, factories.PASSWORD, "backoffice")
+        b = signed_in(app, staff, factories.PASSWORD, "backoffice")
         html = b.get("/staff/").get_data(as_text=True)
         assert ("Possible conflicts of interest: decide before advising" in html) is sees, staff.name
         page = b.get(f"/staff/conflicts/{d.conflict.id}")
@@ -116,7 +116,7 @@ def test_the_possible_conflict_goes_to_the_manager_and_the_two_cases_officers_on
 
 
 def _portal_pages(app, student) -> dict[str, str]:
-    b = _signed_in(app, student, factories.PASSWORD, "portal")
+    b = signed_in(app, student, factories.PASSWORD, "portal")
     refs = db.session.scalars(select(Case.reference).where(Case.student_id == student.id)).all()
     pages = {}
     for url in ["/cases", "/consents", "/consents/history", "/records", *[f"/cases/{r}" for r in refs]]:
@@ -156,7 +156,7 @@ def test_the_student_whose_form_finds_a_conflict_sees_and_receives_what_anyone_e
     seen = {}
     for email, person in (("sam.whitlocke@example.ac.uk", "Jordan Quillfeather"), ("lee.other@example.ac.uk", "Nobody Known")):
         student = factories.make_student(email=email)
-        b = _signed_in(app, student, factories.PASSWORD, "portal")
+        b = signed_in(app, student, factories.PASSWORD, "portal")
         start = len(sent_messages())
         resp = b.submit("/ask", intake_form(full_name="Same Name", person1_name=person, person1_relation="student",
                                             person1_college_code="newnham"))
@@ -278,7 +278,7 @@ def test_walled_adviser_gets_not_found_on_every_route_that_would_show_the_other_
     # Endpoints whose arguments name no case, student or record of one (accounts, lists, notices, tokens...).
     not_about_a_case = {"staff_id", "item_id", "notice_id", "incident_id", "session_id", "token", "action", "kind",
                         "enquiry_id", "redaction_id", "filename"}
-    b = _signed_in(app, d.jordan_adviser, factories.PASSWORD, "backoffice")
+    b = signed_in(app, d.jordan_adviser, factories.PASSWORD, "backoffice")
     token = csrf_token(app, b.client)
     checked, problems = [], []
     for rule in app.url_map.iter_rules():
@@ -316,7 +316,7 @@ def test_walled_adviser_gets_not_found_on_every_route_that_would_show_the_other_
         assert endpoint in checked
     # Nothing was changed through the wall, and the same routes still answer the other side's own adviser.
     assert db.session.get(Case, sam_case.id).assigned_to_id == d.sam_adviser.id
-    own = _signed_in(app, d.sam_adviser, factories.PASSWORD, "backoffice")
+    own = signed_in(app, d.sam_adviser, factories.PASSWORD, "backoffice")
     assert own.get(f"/staff/cases/{sam_case.reference}").status_code == 200
     assert own.get(f"/staff/access/{access_request.id}").status_code == 200
 
@@ -334,7 +334,7 @@ def test_an_attempt_through_the_wall_is_refused_as_not_found_and_audited(db, man
 
 def test_the_manager_sees_both_sides_and_the_record_says_it_was_across_the_wall(app, db, manager):
     d = dispute(decide="different_advisers", manager=manager)
-    b = _signed_in(app, manager, factories.PASSWORD, "backoffice")
+    b = signed_in(app, manager, factories.PASSWORD, "backoffice")
     for case in (d.jordan_case, d.sam_case):
         html = b.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
         assert "Ethical wall." in html and "as the manager, to supervise both" in html
@@ -345,7 +345,7 @@ def test_the_manager_sees_both_sides_and_the_record_says_it_was_across_the_wall(
 
 def test_the_walled_adviser_sees_the_decision_on_their_own_case_but_not_the_other_side(app, db, manager):
     d = dispute(decide="different_advisers", manager=manager)
-    b = _signed_in(app, d.jordan_adviser, factories.PASSWORD, "backoffice")
+    b = signed_in(app, d.jordan_adviser, factories.PASSWORD, "backoffice")
     html = b.get(f"/staff/cases/{d.jordan_case.reference}").get_data(as_text=True)
     assert "Conflict of interest: Conflict: advise the two students with different advisers" in html
     assert "The other side is behind the ethical wall." in html

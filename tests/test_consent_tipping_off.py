@@ -26,10 +26,10 @@ from shared.platform.extensions import db
 from shared.platform.mail import sent_messages
 from shared.subject_access import requests as access
 from tests import factories_access as fa
-from tests.conftest import Browser, _signed_in
 from tests.factories import PASSWORD, make_staff, make_student
 from tests.factories_consent import breach_proposal, consulted_breach
 from tests.route_matrix import RULES
+from tests.support.web import Browser, signed_in
 
 SECRET = "Fictional Counter Terrorism Unit"
 OUTCOME = "We have erased what our rules allow us to erase."
@@ -160,7 +160,7 @@ def _links(page: str) -> list[str]:
 
 def crawl(app, student: Student, who: Student_) -> dict[str, str]:
     """Everything the student can reach, by masked address."""
-    browser = _signed_in(app, student, PASSWORD, "portal")
+    browser = signed_in(app, student, PASSWORD, "portal")
     seen: dict[str, str] = {}
     queue = deque(["/home", *_portal_urls(app, who)])
     visited = set()
@@ -224,7 +224,7 @@ def test_a_terrorism_ground_record_changes_nothing_the_student_can_see(app, db, 
 
 def _erase(app, manager_browser, student: Student) -> ErasureRequest:
     """The student asks in the portal; the manager erases what the rules allow, telling both the same."""
-    browser = _signed_in(app, student, PASSWORD, "portal")
+    browser = signed_in(app, student, PASSWORD, "portal")
     resp = browser.submit("/erasure", {"details": "Please erase everything you can.", "confirm": "y"})
     assert resp.status_code == 302
     req = db.session.scalar(select(ErasureRequest).where(ErasureRequest.student_id == student.id))

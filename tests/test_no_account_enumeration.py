@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests import factories
-from tests.conftest import Browser, csrf_from
+from tests.support.web import Browser, csrf_from
 
 
 def _timed_ms(client, url: str, data: dict) -> float:

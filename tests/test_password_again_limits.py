@@ -4,7 +4,7 @@ and per client address, so a stolen session cannot guess the password faster tha
 from __future__ import annotations
 
 from tests import factories
-from tests.conftest import _signed_in
+from tests.support.web import signed_in
 
 WRONG = "not my password at all"
 STAFF_FORMS = [
@@ -20,7 +20,7 @@ def _locked_out(resp) -> bool:
 
 def test_wrong_passwords_again_lock_out_the_account_across_its_forms(make_limited_app, ctx):
     limited = make_limited_app(RATELIMIT_LOGIN="3 per minute")
-    b = _signed_in(limited, factories.make_staff(), factories.PASSWORD, "backoffice")
+    b = signed_in(limited, factories.make_staff(), factories.PASSWORD, "backoffice")
     answers = []
     for n, (url, data) in enumerate([*STAFF_FORMS, STAFF_FORMS[0]]):
         b.client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"  # a new address each time: still one account
@@ -34,7 +34,7 @@ def test_wrong_passwords_again_lock_out_the_account_across_its_forms(make_limite
 def test_wrong_passwords_again_from_one_address_are_limited_whichever_account(make_limited_app, ctx):
     accounts = factories.make_student(), factories.make_student()
     limited = make_limited_app(RATELIMIT_LOGIN="3 per minute")
-    first, second = (_signed_in(limited, a, factories.PASSWORD, "portal") for a in accounts)
+    first, second = (signed_in(limited, a, factories.PASSWORD, "portal") for a in accounts)
     data = {"current": WRONG, "password": "a new passphrase 31", "confirm": "a new passphrase 31"}
     statuses = []
     for b in (first, second, first, second):
@@ -45,7 +45,7 @@ def test_wrong_passwords_again_from_one_address_are_limited_whichever_account(ma
 
 def test_a_student_changing_their_password_is_limited_per_account(make_limited_app, ctx):
     limited = make_limited_app(RATELIMIT_LOGIN="3 per minute")
-    b = _signed_in(limited, factories.make_student(), factories.PASSWORD, "portal")
+    b = signed_in(limited, factories.make_student(), factories.PASSWORD, "portal")
     data = {"current": WRONG, "password": "a new passphrase 31", "confirm": "a new passphrase 31"}
     answers = []
     for n in range(4):

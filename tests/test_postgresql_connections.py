@@ -81,7 +81,7 @@ def test_a_pooled_connection_closed_by_the_server_is_replaced_before_the_next_pa
 def test_the_database_urls_own_server_options_are_kept_beside_the_apps(engine, tmp_path):
     """An operator's `?options=-csearch_path=...` (or the browser tests' own schema) reaches every connection,
     with the app's JIT off added, not replaced by it: before, the app's options silently dropped the URL's."""
-    from tests.conftest import TEST_KEYS
+    from tests.support.web import TEST_KEYS
     from wsgi import create_app
 
     url = engine.url.set(query={"options": "-csearch_path=pg_catalog,public -c application_name=advice-check"})

@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
-from tests.conftest import Browser
 from tests.support.redis_server import RedisServer
+from tests.support.web import Browser
 
 pytestmark = pytest.mark.skipif(not RedisServer.available(), reason="redis-server is not installed")
 

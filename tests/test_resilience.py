@@ -121,7 +121,7 @@ def test_a_signed_in_session_works_on_any_worker(app, ctx, student):
         "MAIL_BACKEND", "RATELIMIT_ENABLED", "ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM")},
         "TESTING": True})
     other_worker.test_client_class = app.test_client_class
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     first = Browser(app.test_client())
     assert first.submit("/sign-in", {"email": student.email, "password": factories.PASSWORD}).status_code == 302
@@ -142,7 +142,7 @@ def test_redis_url_makes_rate_limits_shared_in_redis(tmp_path, monkeypatch):
     except redis.exceptions.RedisError:
         pytest.skip("no Redis on 127.0.0.1:6379 (the production-shape check needs one)")
     from shared.platform.extensions import limiter
-    from tests.conftest import TEST_KEYS
+    from tests.support.web import TEST_KEYS
     from wsgi import create_app
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -169,7 +169,7 @@ def _remote_addr_seen(app, **kw) -> str:
 
 
 def test_behind_a_reverse_proxy_the_visitor_address_is_used(tmp_path, monkeypatch):
-    from tests.conftest import TEST_KEYS
+    from tests.support.web import TEST_KEYS
     from wsgi import create_app
 
     def make(hops):

@@ -59,10 +59,10 @@ def test_public_allowlist_names_only_real_endpoints(app):
 
 
 def test_unguarded_endpoint_outside_blueprints_is_refused(tmp_path_factory):
-    from tests.conftest import test_config
+    from tests.support.web import testing_config
     from wsgi import create_app
 
-    app = create_app(test_config(tmp_path_factory))
+    app = create_app(testing_config(tmp_path_factory))
 
     @app.get("/forgotten")
     def forgotten():
@@ -143,10 +143,10 @@ def test_health_check_reports_the_database(client):
 
 
 def test_health_check_answers_503_when_the_database_is_down(tmp_path_factory):
-    from tests.conftest import test_config
+    from tests.support.web import testing_config
     from wsgi import create_app
 
-    config = test_config(tmp_path_factory)
+    config = testing_config(tmp_path_factory)
     config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
     app = create_app(config)
     resp = app.test_client().get("/healthz")
@@ -154,7 +154,7 @@ def test_health_check_answers_503_when_the_database_is_down(tmp_path_factory):
 
 
 def test_rate_limit_on_sign_in_does_not_reveal_accounts(make_limited_app, student):
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     limited = make_limited_app(RATELIMIT_LOGIN="3 per minute")
     outcomes = {}
@@ -172,7 +172,7 @@ def test_a_rate_limited_door_still_shows_its_page(make_limited_app, student):
     """Limits are on submitting a form, never on reading a page: once sign-in attempts from an address
     are limited, the sign-in page itself (and every other page) still answers, so the person can read
     what to do; the next attempt is still refused."""
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     limited = make_limited_app(RATELIMIT_LOGIN="2 per minute")
     b = Browser(limited.test_client())

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from shared.models import AuditEvent
 from shared.platform.extensions import db as _db
-from tests.conftest import listening
+from tests.support.web import listening
 
 
 @pytest.fixture

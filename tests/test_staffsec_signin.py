@@ -11,7 +11,7 @@ import pytest
 from shared.models import AuditEvent, LoginSession, PolicyAcceptance, RecoveryCode, Staff
 from shared.platform.mail import sent_messages
 from tests import factories
-from tests.conftest import Browser, _signed_in, totp_code
+from tests.support.web import Browser, signed_in, totp_code
 
 
 def _password_step(app, staff, password=factories.PASSWORD):
@@ -168,7 +168,7 @@ def test_a_password_reset_never_skips_the_second_factor(app, db, officer):
 
 def test_a_half_finished_sign_in_dies_with_a_password_change(app, db, officer):
     b, _ = _password_step(app, officer)
-    other = _signed_in(app, officer, factories.PASSWORD, "backoffice")
+    other = signed_in(app, officer, factories.PASSWORD, "backoffice")
     new = "a completely new passphrase 5"
     assert other.submit("/staff/account", {"current": factories.PASSWORD, "password": new, "confirm": new}).status_code == 302
     resp = b.client.get("/staff/sign-in/code")
@@ -187,7 +187,7 @@ def test_students_cannot_use_the_staff_code_step(app, student):
 
 def test_staff_must_accept_the_policy_before_using_the_back_office(app, db):
     staff = factories.make_staff(email="fresh@example.ac.uk", policy=False)
-    b = _signed_in(app, staff, factories.PASSWORD, "backoffice")
+    b = signed_in(app, staff, factories.PASSWORD, "backoffice")
     resp = b.get("/staff/")
     assert resp.status_code == 303 and "/staff/policy" in resp.headers["Location"]
     page = b.get("/staff/policy").get_data(as_text=True)
@@ -222,7 +222,7 @@ def test_staff_idle_and_absolute_timeouts(app, db, officer_browser):
     row.last_seen_at = row.last_seen_at - timedelta(minutes=16)
     db.session.commit()
     assert officer_browser.get("/staff/").status_code == 302
-    again = _signed_in(app, officer_browser.account, factories.PASSWORD, "backoffice")
+    again = signed_in(app, officer_browser.account, factories.PASSWORD, "backoffice")
     row = db.session.query(LoginSession).filter_by(ended_at=None).one()
     row.created_at = row.created_at - timedelta(hours=8, minutes=1)
     db.session.commit()
@@ -232,8 +232,8 @@ def test_staff_idle_and_absolute_timeouts(app, db, officer_browser):
 
 
 def test_staff_see_and_end_their_other_sessions(app, db, officer):
-    here = _signed_in(app, officer, factories.PASSWORD, "backoffice")
-    there = _signed_in(app, officer, factories.PASSWORD, "backoffice")
+    here = signed_in(app, officer, factories.PASSWORD, "backoffice")
+    there = signed_in(app, officer, factories.PASSWORD, "backoffice")
     page = here.get("/staff/account/sessions").get_data(as_text=True)
     assert page.count("End this session") == 1 and "This browser" in page
     other_id = db.session.query(LoginSession).filter_by(staff_id=officer.id).order_by(LoginSession.id.desc()).first().id

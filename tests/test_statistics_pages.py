@@ -273,8 +273,8 @@ def test_the_threshold_is_configurable(manager_browser, crafted, app):
 
 def test_a_threshold_below_five_is_refused_at_start(tmp_path_factory):
     from shared.platform.config import ConfigurationError
-    from tests.conftest import test_config
+    from tests.support.web import testing_config
     from wsgi import create_app
 
     with pytest.raises(ConfigurationError, match="at least 5"):
-        create_app({**test_config(tmp_path_factory), "STATS_SUPPRESSION_THRESHOLD": "4"})
+        create_app({**testing_config(tmp_path_factory), "STATS_SUPPRESSION_THRESHOLD": "4"})
