@@ -3,13 +3,14 @@
 from flask import Blueprint
 
 from shared.security.authz import guard
+from shared.web import submissions
 
 bp = Blueprint("backoffice", __name__, url_prefix="/staff")
 
 
 @bp.before_request
 def _guard():
-    return guard("staff", "backoffice.sign_in") or security.policy_gate()
+    return guard("staff", "backoffice.sign_in") or security.policy_gate() or submissions.check()
 
 
 from backoffice import access, admin, breach, cases, conflicts, consent, security, statistics, views  # noqa: E402,F401  (routes register on import)

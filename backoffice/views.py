@@ -4,6 +4,7 @@ from shared.security import accounts
 from shared.security.authz import public
 from shared.web import sign_in as auth_views
 from shared.web.ratelimits import guarded_door, password_again_door
+from shared.web.submissions import repeatable
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -16,6 +17,7 @@ def sign_in():
 
 
 @bp.post("/sign-out")
+@repeatable("signing out twice is signing out")
 def sign_out():
     return auth_views.sign_out("backoffice")
 

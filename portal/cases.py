@@ -24,6 +24,7 @@ from shared.casework.intake import CHANNELS, URGENCY, IntakeAnswers
 from shared.platform.errors import NotFound
 from shared.platform.forms import Form, FriendlyDateField, MultiCheckboxField
 from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
+from shared.web.submissions import repeatable
 
 bp.add_app_template_filter(casework.to_local, "local")
 bp.add_app_template_filter(casework.day_text, "day")
@@ -141,6 +142,7 @@ def ask():
 
 
 @bp.post("/ask/autosave")
+@repeatable("the draft is saved again as the student types; sending the form uses the same key")
 def autosave_draft():
     """The form's script saves the draft as the student types (no page change, no message)."""
     form = _intake_form()

@@ -9,6 +9,7 @@ from shared.security.authz import public
 from shared.web import sign_in as auth_views
 from shared.web.forms import ErasureRequestForm, RegisterForm
 from shared.web.ratelimits import guarded_door, password_again_door
+from shared.web.submissions import repeatable
 
 
 @bp.get("/")
@@ -25,6 +26,7 @@ def sign_in():
 
 
 @bp.post("/sign-out")
+@repeatable("signing out twice is signing out")
 def sign_out():
     return auth_views.sign_out("portal")
 

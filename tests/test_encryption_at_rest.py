@@ -42,6 +42,7 @@ CLEAR_BECAUSE = {
         "blob_chunks.name",  # documents/<uid>, access/<uid>.pdf.enc: the stored file's name (its bytes are ciphertext)
         "render_jobs.error", "login_sessions.user_agent",
         "people_involved.email_key", "people_involved.name_key",  # keyed hashes: the conflict check's lookups
+        "submission_keys.key", "submission_keys.endpoint", "submission_keys.outcome",  # a form's key, its route, a path
     },
     "the audit log holds identifiers, never free text (test_casework_privacy checks the events)": {
         "audit_events.details",

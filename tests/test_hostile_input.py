@@ -53,6 +53,8 @@ def fuzz_form(client, form, token: str) -> None:
     def fuzz(data):
         if data.draw(st.integers(0, 9), label="send JSON instead of a form if 0"):
             payload = {**data.draw(submissions(form), label=f"POST {form.action}"), "csrf_token": token}
+            if data.draw(st.booleans(), label="send no submission key (to reach the form's own checks)"):
+                payload.pop("submission_key", None)
             resp = client.post(form.action, data=payload)
         else:
             payload = data.draw(json_bodies(form), label=f"POST {form.action} as JSON")

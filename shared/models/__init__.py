@@ -55,8 +55,10 @@ from shared.models.staffsec import (
     ServiceSetting,
 )
 from shared.models.statistics_indexes import STATISTICS_INDEXES  # noqa: F401  (indexes join the metadata)
+from shared.models.submissions import SubmissionKey
 
 __all__ = [
+    "SubmissionKey",
     "ConflictDecision",
     "ConflictOutcome",
     "PersonInvolved",

@@ -91,6 +91,8 @@ def defaults(instance_path: str) -> dict:
         "JOBS_MODE": env.get("JOBS_MODE", ""),
         "JOBS_STALE_MINUTES": int(env.get("JOBS_STALE_MINUTES", 15)),
         "JOBS_MAX_ATTEMPTS": int(env.get("JOBS_MAX_ATTEMPTS", 3)),
+        # A form sent again while the first post still runs waits this long for its outcome (web.submissions).
+        "SUBMISSION_WAIT_SECONDS": float(env.get("SUBMISSION_WAIT_SECONDS", 5)),
         "ACCESS_DOWNLOAD_DAYS": int(env.get("ACCESS_DOWNLOAD_DAYS", 30)),  # a released copy, then ask again
         "CONSENT_DEFAULT_MONTHS": int(env.get("CONSENT_DEFAULT_MONTHS", 12)),  # a consent lasts this long unless the student chooses less
         "CONSENT_MAX_MONTHS": int(env.get("CONSENT_MAX_MONTHS", 12)),  # and never longer than this

@@ -117,7 +117,9 @@ def commit_bookkeeping(session) -> None:
     time) without expiring what the request has loaded: none of it changed, so reloading it row by row after
     the commit (the signed-in account first of all) would only cost queries."""
     session.expire_on_commit = False
+    session.info["bookkeeping"] = True  # not the request's work: a submission key waits for that (web.submissions)
     try:
         session.commit()
     finally:
         session.expire_on_commit = True
+        session.info["bookkeeping"] = False

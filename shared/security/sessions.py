@@ -11,10 +11,10 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from shared.audit import log as audit
-from shared.models import Account, LoginSession, Staff, Student, utcnow
+from shared.models import Account, LoginSession, Staff, Student, SubmissionKey, utcnow
 from shared.platform.extensions import db
 from shared.platform.transactions import commit_bookkeeping
 
@@ -42,6 +42,9 @@ def start(account: Account, user_agent: str | None = None) -> LoginSession:
         user_agent=(user_agent or "")[:200] or None,
     )
     db.session.add(login_session)
+    # Submission keys outlive no session: those older than the longest one are of no use to anyone.
+    db.session.execute(delete(SubmissionKey).where(
+        SubmissionKey.created_at < utcnow() - max(_limits("staff")[1], _limits("student")[1])))
     login_session.raw_token = token
     account.login_session = login_session
     return login_session
@@ -87,6 +90,8 @@ def end(login_session: LoginSession, reason: str) -> None:
     if login_session.ended_at is None:
         login_session.ended_at = utcnow()
         login_session.ended_reason = reason
+        if login_session.id is not None:  # its forms' submission keys go with it (shared.web.submissions)
+            db.session.execute(delete(SubmissionKey).where(SubmissionKey.login_session_id == login_session.id))
 
 
 def end_all(account: Account, reason: str, *, keep: LoginSession | None = None) -> int:
@@ -99,6 +104,10 @@ def end_all(account: Account, reason: str, *, keep: LoginSession | None = None) 
     )
     if keep is not None:
         stmt = stmt.where(LoginSession.id != keep.id)
+    ended = select(LoginSession.id).where(column == account.id, LoginSession.ended_at.is_(None))
+    if keep is not None:
+        ended = ended.where(LoginSession.id != keep.id)
+    db.session.execute(delete(SubmissionKey).where(SubmissionKey.login_session_id.in_(ended)))
     count = db.session.execute(stmt).rowcount
     audit.record(account, "sessions.ended_all", account, reason=reason, count=count)
     return count

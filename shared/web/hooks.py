@@ -41,6 +41,7 @@ from shared.platform.extensions import db, login_manager
 from shared.platform.forms import NUMBER_MAX
 from shared.security import sessions
 from shared.security.authz import public
+from shared.web import submissions
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +310,7 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = ReadUnreadBody(app.wsgi_app)
     app.jinja_env.globals["options"] = select_options
     app.jinja_env.globals["csrf_token"] = kept_csrf_token
+    submissions.init_app(app, csrf_token=kept_csrf_token, error_page=render_error)
 
     @login_manager.user_loader
     def load_user(token: str):

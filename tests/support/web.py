@@ -40,6 +40,14 @@ def testing_config(tmp_path_factory) -> dict:
     }
 
 
+SUBMISSION_KEY_RE = re.compile(r'(name="submission_key" value=")[^"]+"')
+
+
+def without_form_keys(html: str) -> str:
+    """A page with its forms' one-time submission keys blanked (they differ on every rendering)."""
+    return SUBMISSION_KEY_RE.sub(r'\1"', html)
+
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 

@@ -1,0 +1,238 @@
+"""Nothing twice: a form sent twice (a double click, a browser retry, a post sent again after its reply was
+lost) is saved once and answered the second time with the first outcome; at the same moment from two
+threads too, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from flask import url_for
+from sqlalchemy import func, select
+
+from shared.models import AuditEvent, Case, CaseEntry, Disclosure, Message, SubmissionKey
+from shared.platform.extensions import db
+from shared.security.authz import PUBLIC_ATTR
+from shared.web.submissions import ALREADY_SENT, KEY_FIELD, REPEATABLE_ATTR
+from tests import factories
+from tests.factories_casework import intake_form, make_case
+from tests.factories_consent import give_consent
+from tests.support.web import signed_in
+
+KEY = re.compile(r'name="submission_key" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _keys_on(html: str, action: str) -> dict:
+    """The CSRF token and submission key of the form on this page that posts to `action`."""
+    for match in re.finditer(r"<form\b([^>]*)>(.*?)</form>", html, re.S | re.I):
+        attrs, body = match.groups()
+        if f'action="{action}"' in attrs or ('action=' not in attrs and action is None):
+            return {"csrf_token": CSRF.search(body).group(1), KEY_FIELD: KEY.search(body).group(1)}
+    raise AssertionError(f"no form posting to {action}")
+
+
+def _count(model, **where) -> int:
+    db.session.commit()
+    stmt = select(func.count()).select_from(model)
+    for name, value in where.items():
+        stmt = stmt.where(getattr(model, name) == value)
+    return db.session.scalar(stmt)
+
+
+def _events(action: str) -> int:
+    return _count(AuditEvent, action=action)
+
+
+# Each form: who sends it, the page it is on, what it posts to, what the user types, and what one send makes.
+def _student_message(student, officer):
+    case = make_case(student)
+    return ("student", f"/cases/{case.reference}", f"/cases/{case.reference}/messages",
+            {"body": "Thank you, I will bring the letter."}, Message, {"case_id": case.id}, "message.sent")
+
+
+def _casework_form(student, officer):
+    return ("student", "/ask", None, intake_form(), Case, {"student_id": student.id}, "case.submitted")
+
+
+def _staff_entry(student, officer):
+    case = make_case(student)
+    return ("officer", f"/staff/cases/{case.reference}", f"/staff/cases/{case.reference}/entries",
+            {"entry-kind": "advice", "entry-text": "Advised on the appeal route."}, CaseEntry, {"case_id": case.id},
+            "entry.added")
+
+
+def _staff_message(student, officer):
+    case = make_case(student)
+    return ("officer", f"/staff/cases/{case.reference}", f"/staff/cases/{case.reference}/messages",
+            {"message-body": "Please send the letter."}, Message, {"case_id": case.id}, "message.sent")
+
+
+def _disclosure(student, officer):
+    case = make_case(student)
+    consent = give_consent(student, case=case)
+    return ("officer", f"/staff/cases/{case.reference}/sharing", f"/staff/cases/{case.reference}/sharing",
+            {"consent_id": str(consent.id), "scope": "summary", "method": "email",
+             "what": "A summary of the extension request."}, Disclosure, {"case_id": case.id}, "disclosure.recorded")
+
+
+FORMS = [_student_message, _casework_form, _staff_entry, _staff_message, _disclosure]
+
+
+def _browser(app, who, student, officer):
+    return signed_in(app, student if who == "student" else officer, factories.PASSWORD,
+                     "portal" if who == "student" else "backoffice")
+
+
+@pytest.mark.parametrize("make_form", FORMS, ids=[f.__name__.lstrip("_") for f in FORMS])
+def test_the_same_form_sent_twice_is_saved_once_and_answered_with_the_first_outcome(app, db, student, officer, make_form):
+    who, page, action, typed, model, where, event = make_form(student, officer)
+    b = _browser(app, who, student, officer)
+    data = {**typed, **_keys_on(b.get(page).get_data(as_text=True), action)}
+    before, events_before = _count(model, **where), _events(event)
+    first = b.client.post(action or page, data=data)
+    assert first.status_code in (302, 303), first.get_data(as_text=True)[:2000]
+    second = b.client.post(action or page, data=data)
+    assert second.status_code == 303 and second.location == first.location
+    assert _count(model, **where) == before + 1
+    assert _events(event) == events_before + 1
+    assert ALREADY_SENT in b.get(second.location).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("make_form", FORMS, ids=[f.__name__.lstrip("_") for f in FORMS])
+def test_the_same_form_sent_twice_at_once_is_saved_once(app, db, student, officer, make_form):
+    who, page, action, typed, model, where, event = make_form(student, officer)
+    b = _browser(app, who, student, officer)
+    data = {**typed, **_keys_on(b.get(page).get_data(as_text=True), action)}
+    before, events_before = _count(model, **where), _events(event)
+    twin = app.test_client()
+    for cookie in b.client._cookies.values():
+        twin.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    answers, start = {}, threading.Barrier(2)
+
+    def send(name, client):
+        start.wait()
+        answers[name] = client.post(action or page, data=dict(data))
+
+    threads = [threading.Thread(target=send, args=(n, c)) for n, c in (("a", b.client), ("b", twin))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r.status_code for r in answers.values())[0] in (302, 303)
+    assert {r.status_code for r in answers.values()} <= {302, 303}, {n: r.status_code for n, r in answers.items()}
+    assert answers["a"].location == answers["b"].location
+    assert _count(model, **where) == before + 1
+    assert _events(event) == events_before + 1
+
+
+def test_a_form_shown_again_with_its_errors_can_be_corrected_and_sent(app, db, student, student_browser):
+    case = make_case(student)
+    page = student_browser.get(f"/cases/{case.reference}").get_data(as_text=True)
+    keys = _keys_on(page, f"/cases/{case.reference}/messages")
+    refused = student_browser.client.post(f"/cases/{case.reference}/messages", data={**keys, "body": "  "})
+    assert refused.status_code == 200 and "Enter your message." in refused.get_data(as_text=True)
+    sent = student_browser.client.post(f"/cases/{case.reference}/messages", data={**keys, "body": "Now with words."})
+    assert sent.status_code == 302
+    assert _count(Message, case_id=case.id) == 1
+
+
+def test_a_key_made_up_or_from_another_session_is_refused_and_saves_nothing(app, db, student, other_student):
+    case = make_case(student)
+    mine = signed_in(app, student, factories.PASSWORD, "portal")
+    theirs = signed_in(app, other_student, factories.PASSWORD, "portal")
+    their_key = _keys_on(theirs.get("/ask").get_data(as_text=True), None)[KEY_FIELD]
+    keys = _keys_on(mine.get(f"/cases/{case.reference}").get_data(as_text=True), f"/cases/{case.reference}/messages")
+    for key in (their_key, "made-up.0000", keys[KEY_FIELD] + "x", "0.\x80", "é" * 70, "." + keys[KEY_FIELD].partition(".")[2]):
+        resp = mine.client.post(f"/cases/{case.reference}/messages", data={**keys, KEY_FIELD: key, "body": "Hello"})
+        assert resp.status_code == 400
+    assert _count(Message, case_id=case.id) == 0
+
+
+def test_every_form_on_a_page_carries_its_own_key(app, db, student, officer):
+    case = make_case(student)
+    b = signed_in(app, officer, factories.PASSWORD, "backoffice")
+    html = b.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    forms = [body for attrs, body in re.findall(r"<form\b([^>]*)>(.*?)</form>", html, re.S)
+             if 'method="post"' in attrs and "/sign-out" not in attrs]  # signing out may be repeated
+    keys = [KEY.search(body).group(1) for body in forms]
+    assert len(forms) >= 8 and len(set(keys)) == len(forms)
+
+
+def test_every_state_changing_form_checks_its_key(app, db, student, officer, manager):
+    """Walk url_map: a key that is not ours is refused (400) by every signed-in POST route, before any
+    work; only the routes marked repeatable (saying why) and the public doors do not check one."""
+    case = make_case(student)
+    accounts = {"portal": signed_in(app, student, factories.PASSWORD, "portal"),
+                "backoffice": signed_in(app, manager, factories.PASSWORD, "backoffice")}
+    csrf = {side: CSRF.search(b.get("/cases" if side == "portal" else "/staff/").get_data(as_text=True)).group(1)
+            for side, b in accounts.items()}
+    unchecked = []
+    for rule in app.url_map.iter_rules():
+        side = rule.endpoint.split(".")[0]
+        if "POST" not in rule.methods or side not in accounts:
+            continue
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, PUBLIC_ATTR, False) or getattr(view, REPEATABLE_ATTR, None):
+            continue
+        args = {name: (case.reference if name == "reference" else 1) for name in rule.arguments}
+        if rule.endpoint == "backoffice.admin_staff_action":
+            args["action"] = "deactivate"
+        if rule.endpoint == "backoffice.admin_list_item":
+            args["action"] = "rename"
+        if rule.endpoint == "backoffice.admin_list":
+            args["kind"] = "area"
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **args)
+        resp = accounts[side].client.post(url, data={"csrf_token": csrf[side], KEY_FIELD: "made-up.0000"})
+        if resp.status_code not in (400, 403):  # 403: this role may not use it at all
+            unchecked.append(f"{rule.endpoint} answered {resp.status_code}")
+    assert not unchecked, unchecked
+
+
+def test_signing_out_ends_the_keys_of_the_session(app, db, student, student_browser):
+    case = make_case(student)
+    keys = _keys_on(student_browser.get(f"/cases/{case.reference}").get_data(as_text=True),
+                    f"/cases/{case.reference}/messages")
+    student_browser.client.post(f"/cases/{case.reference}/messages", data={**keys, "body": "Hello."})
+    assert _count(SubmissionKey) == 1
+    student_browser.client.post("/sign-out", data={"csrf_token": keys["csrf_token"]})
+    assert _count(SubmissionKey) == 0
+
+
+def test_old_keys_are_swept_at_the_next_sign_in(app, db, student, student_browser):
+    case = make_case(student)
+    keys = _keys_on(student_browser.get(f"/cases/{case.reference}").get_data(as_text=True),
+                    f"/cases/{case.reference}/messages")
+    student_browser.client.post(f"/cases/{case.reference}/messages", data={**keys, "body": "Hello."})
+    row = db.session.scalars(select(SubmissionKey)).one()
+    row.created_at -= timedelta(days=30)
+    db.session.commit()
+    signed_in(app, factories.make_student(email="someone.else@example.ac.uk"), factories.PASSWORD, "portal")
+    assert _count(SubmissionKey) == 0
+
+
+def test_a_form_sent_again_after_its_first_reply_was_lost_goes_back_to_its_page(app, db, student, student_browser):
+    """The worker died after committing the message and before its redirect was kept: the repeat saves
+    nothing and goes back to the page the form was on, saying it had been received."""
+    case = make_case(student)
+    page = f"/cases/{case.reference}"
+    keys = _keys_on(student_browser.get(page).get_data(as_text=True), f"{page}/messages")
+    from shared.web import submissions
+
+    kept = submissions.remember_outcome
+    app.after_request_funcs[None].remove(kept)  # as if the worker died before this step
+    try:
+        student_browser.client.post(f"{page}/messages", data={**keys, "body": "Sent once."},
+                                    headers={"Referer": f"http://localhost{page}"})
+    finally:
+        app.after_request_funcs[None].append(kept)
+    app.config["SUBMISSION_WAIT_SECONDS"] = 0.2
+    try:
+        again = student_browser.client.post(f"{page}/messages", data={**keys, "body": "Sent once."})
+    finally:
+        app.config["SUBMISSION_WAIT_SECONDS"] = 5
+    assert again.status_code == 303 and again.location == page
+    assert _count(Message, case_id=case.id) == 1
