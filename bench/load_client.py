@@ -4,6 +4,7 @@ is doing what (the world, each simulated person)."""
 from __future__ import annotations
 
 import http.client
+import random
 import re
 import threading
 import time
@@ -15,6 +16,22 @@ FRIENDLY_503 = "The service is unavailable"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 MARKER_RE = re.compile(r"load-[0-9a-f]{16}")
 MAX_ATTEMPTS = 3  # a person tries a failed submission again, twice at most
+
+
+FORM_RE = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
+KEY_RE = re.compile(r'name="submission_key" value="([^"]+)"')
+
+
+def form_keys(html: str, action: str) -> list[tuple[str, str]] | None:
+    """The CSRF token and submission key of the page's form posting to `action` (or its first form)."""
+    forms = [(attrs, body) for attrs, body in FORM_RE.findall(html) if CSRF_RE.search(body)]
+    chosen = next((f for f in forms if f'action="{action}"' in f[0]), None) or next(
+        (f for f in forms if "sign-out" not in f[0]), None)
+    if chosen is None:
+        return None
+    fields = [("csrf_token", CSRF_RE.search(chosen[1]).group(1))]
+    key = KEY_RE.search(chosen[1])
+    return fields + ([("submission_key", key.group(1))] if key else [])
 
 
 def new_marker() -> str:
@@ -52,6 +69,10 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
         self.log = log
         self.who = who
+        self.double_post_share = 0.0
+        self.rng = random.Random(port)
+        self.resent = 0  # posts sent again because their reply was lost
+        self.double_posts: list[tuple[str, int, str]] = []  # (first redirect, second status, second redirect)
 
     def request(self, method: str, path: str, form=None, files=None) -> Reply:
         t = self.log.now() if self.log else 0.0
@@ -94,14 +115,25 @@ class Client:
         return self.request("GET", path)
 
     def submit(self, path: str, form, *, action: str | None = None, files=None) -> tuple[Reply, bool]:
-        """GET the page with the form for its CSRF token, then POST the form (to `action`, else the same path):
-        (the POST's reply, or the failed GET's, and whether the POST was sent)."""
+        """GET the page with the form for its CSRF token and submission key, then POST the form (to `action`,
+        else the same path): (the POST's reply, or the failed GET's, and whether the POST was sent).
+
+        As a browser does, a POST whose reply never came (the connection reset or dropped) is sent again at
+        once with the same body, so the same submission key: the service must not save it twice. With
+        `double_post_share`, that share of successful posts is also sent again right away (a double click)."""
         page = self.get(path)
-        match = CSRF_RE.search(page.body) if page.status == 200 else None
-        if match is None:
+        keys = form_keys(page.body, action or path) if page.status == 200 else None
+        if keys is None:
             return page, False
-        fields = list(form.items()) if isinstance(form, dict) else list(form)
-        return self.request("POST", action or path, [("csrf_token", match.group(1)), *fields], files), True
+        fields = keys + (list(form.items()) if isinstance(form, dict) else list(form))
+        reply = self.request("POST", action or path, fields, files)
+        if reply.status == 0:
+            self.resent += 1
+            reply = self.request("POST", action or path, fields, files)
+        elif reply.status in (302, 303) and self.rng.random() < self.double_post_share:
+            again = self.request("POST", action or path, fields, files)
+            self.double_posts.append((reply.location, again.status, again.location))
+        return reply, True
 
     def follow(self, reply: Reply) -> Reply:
         """The page a redirect leads to (the fragment is the browser's business)."""

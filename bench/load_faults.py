@@ -4,8 +4,10 @@ gunicorn (several workers) on PostgreSQL, with Redis for rate limits and the job
 students (submitting the casework form, sending messages on their cases, browsing) and 10 officers (signed
 in with password and authenticator code; browsing the dashboard, the case list and case pages, and writing
 entries) for --seconds. Meanwhile one worker is killed with SIGKILL and PostgreSQL is stopped for a few
-seconds and started again. A person whose submission fails (the 503 page, or no answer) tries again, up to
-three times, as a person would. Afterwards it checks, and prints on one screen: every submission that got a
+seconds and started again, and then Redis (a private one) too. A person whose submission fails (the 503 page, or no answer) tries again, up to
+three times, as a person would; a post whose reply was lost is sent again at once with the same body (the
+same submission key), as a browser does, and a share of successful posts is sent twice on purpose (a double
+click). Afterwards it checks, and prints on one screen: every submission that got a
 success page is in the database exactly once; no partial records; errors only inside the fault windows, and
 those were clean 503 pages (or, for the killed worker's in-flight requests, a dropped connection); no 500s;
 the audit chain verifies; the app recovered by itself. Exit status 1 if any check fails.
@@ -44,6 +46,7 @@ from bench import harness
 from bench.load_client import MAX_ATTEMPTS, Actor, Client, Log, World
 from bench.load_postgres import PrivatePostgres, SystemPostgres
 from bench.load_writes import DEFAULT_WRITES, WRITES, Write, baseline, orphan_files
+from tests.support.redis_server import RedisServer
 
 
 def perform(writes: list[Write], actor: Actor, log: Log, rng: random.Random, patience=time.sleep) -> None:
@@ -96,7 +99,7 @@ def worker_pids(master: int) -> list[int]:
 
 
 def faults(master: int, pg, log: Log, stop: threading.Event, *, kill_at: float, outage_at: float,
-           outage_seconds: float) -> None:
+           outage_seconds: float, redis=None, redis_at: float = 0.0, redis_seconds: float = 0.0) -> None:
     if stop.wait(kill_at):
         return
     victims = worker_pids(master)
@@ -118,6 +121,14 @@ def faults(master: int, pg, log: Log, stop: threading.Event, *, kill_at: float, 
     time.sleep(outage_seconds)
     pg.start()
     log.faults["database_down"][1] = log.now()
+    if redis is None or stop.wait(max(0.0, redis_at - log.now())):
+        return
+    t = log.now()
+    log.faults["redis_down"] = [t, None]
+    redis.stop()
+    time.sleep(redis_seconds)
+    redis.start()
+    log.faults["redis_down"][1] = log.now()
 
 
 def probe(port, log: Log, stop: threading.Event, seen: list) -> None:
@@ -194,7 +205,12 @@ def run(args) -> dict:
     report: dict = {"postgres": "system cluster" if args.system_cluster else "private throwaway cluster",
                     "workers": args.workers, "seconds": args.seconds, "students": args.students,
                     "officers": args.officers}
-    redis_url = args.redis_url
+    redis = None
+    if args.redis_outage and RedisServer.available():  # a private Redis, so that stopping it disturbs nobody
+        redis = RedisServer().start()
+        redis_url = redis.url
+    else:
+        redis_url = args.redis_url
     # Cheap password hashing: this run measures the app and its faults, not argon2 on 2 cores.
     cheap = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
     harness.RESULTS.mkdir(parents=True, exist_ok=True)
@@ -231,6 +247,8 @@ def run(args) -> dict:
                         for sid, refs in people["students"].items()]
             officers = [Actor(Client(port, cookies, log=log, who="officer"), oid, world.references, world)
                         for (oid, *_rest), cookies in zip(people["officers"], officer_cookies, strict=True)]
+            for actor in (*students, *officers):
+                actor.client.double_post_share = args.double_post_share
             student_writes = [w for w in writes if w.who == "student"]
             officer_writes = [w for w in writes if w.who == "officer"]
             threads = [threading.Thread(target=actor_loop, daemon=True, args=(
@@ -241,7 +259,8 @@ def run(args) -> dict:
                 for i, actor in enumerate(officers)]
             threads.append(threading.Thread(target=probe, args=(port, log, stop, health), daemon=True))
             fault_thread = threading.Thread(target=faults, daemon=True, args=(proc.pid, pg, log, stop), kwargs={
-                "kill_at": args.seconds * 0.25, "outage_at": args.seconds * 0.5, "outage_seconds": args.outage})
+                "kill_at": args.seconds * 0.25, "outage_at": args.seconds * 0.5, "outage_seconds": args.outage,
+                "redis": redis, "redis_at": args.seconds * 0.75, "redis_seconds": args.redis_outage})
             for t in threads:
                 t.start()
             fault_thread.start()
@@ -252,6 +271,12 @@ def run(args) -> dict:
                 t.join(timeout=30)
             report["final_requests_ok"] = final_check(port, students[0], officers[0] if officers else None,
                                                       writes, log)
+            clients = [a.client for a in (*students, *officers)]
+            report["resent_after_lost_reply"] = sum(c.resent for c in clients)
+            doubles = [d for c in clients for d in c.double_posts]
+            report["double_posts"] = len(doubles)
+            report["double_posts_answered_alike"] = sum(1 for first, status, again in doubles
+                                                        if status in (302, 303) and again == first)
         report.update(analyse(app, writes, log, health, before))
         report["audit"] = harness.verify_timing(app)["result"]
         with app.app_context():
@@ -260,6 +285,8 @@ def run(args) -> dict:
             db.engine.dispose()
     finally:
         pg.finish()
+        if redis is not None:
+            redis.stop()
         shutil.rmtree(instance, ignore_errors=True)
     return report
 
@@ -307,6 +334,7 @@ def analyse(app, writes: list[Write], log: Log, health: list, before: dict) -> d
     windows = {name: (start, end) for name, (start, end) in log.faults.items()}
     down = windows.get("database_down")
     killed = windows.get("worker_killed")
+    redis_down = windows.get("redis_down")
 
     # Recovery: from the database being started again to the first healthy answer.
     recovery = None
@@ -328,6 +356,7 @@ def analyse(app, writes: list[Write], log: Log, health: list, before: dict) -> d
 
     kinds: Counter = Counter()
     outside = []
+    during_redis = Counter()
     for t, who, path, status, clean, error, *answered in log.requests:
         if status in (200, 302, 303):
             continue
@@ -336,6 +365,8 @@ def analyse(app, writes: list[Write], log: Log, health: list, before: dict) -> d
         else:
             kind = f"no answer ({error})" if status == 0 else f"HTTP {status}"
         kinds[kind] += 1
+        if during(redis_down, t, answered[0] if answered else t, 1.0):
+            during_redis[kind] += 1
         if not allowed(t, answered[0] if answered else t, status, clean):
             outside.append((round(t, 2), who, path, status, error))
 
@@ -362,7 +393,8 @@ def analyse(app, writes: list[Write], log: Log, health: list, before: dict) -> d
         "errors_outside_count": len(outside), "faults": {k: [round(v, 2) for v in w if v is not None]
                                                         for k, w in log.faults.items()},
         "writes": by_write, "orphan_files": orphan_files(app, log.started_at),
-        "recovery_seconds": recovery,
+        "recovery_seconds": recovery, "errors_while_redis_down": dict(during_redis),
+        "requests_while_redis_down": sum(1 for t, *_r in log.requests if during(redis_down, t, t, 0.0)),
         "http_500": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
     }
 
@@ -379,6 +411,9 @@ def render(report: dict) -> tuple[str, bool]:
         "audit chain verifies": report["audit"].startswith("OK"),
         "recovered by itself": report["final_requests_ok"] and report["recovery_seconds"] is not None,
         "rate limits counted in Redis": report.get("redis_limit_probe") == 3,
+        "nothing failed while Redis was down": not report.get("errors_while_redis_down"),
+        "a form sent twice answered with its first outcome":
+            report.get("double_posts_answered_alike") == report.get("double_posts"),
     }
     faults = report["faults"]
     killed, down = faults.get("worker_killed"), faults.get("database_down")
@@ -389,7 +424,8 @@ def render(report: dict) -> tuple[str, bool]:
         f"authenticator code); writes: {', '.join(writes)}",
         "Faults: " + "; ".join(filter(None, [
             killed and f"worker SIGKILL at {killed[0]} s (replaced by {killed[-1]} s)",
-            down and f"PostgreSQL down {down[0]}-{down[-1]} s"])),
+            down and f"PostgreSQL down {down[0]}-{down[-1]} s",
+            faults.get("redis_down") and f"Redis down {faults['redis_down'][0]}-{faults['redis_down'][-1]} s"])),
         f"Requests: {report['requests']} ({', '.join(f'{w} {n}' for w, n in report['by_who'].items())}); "
         f"by status: {report['by_status']}",
         f"Errors by kind: {report['errors_by_kind'] or 'none'}",
@@ -403,6 +439,11 @@ def render(report: dict) -> tuple[str, bool]:
     lines += [
         f"Recovery after the database came back: {report['recovery_seconds']} s; sign-ins counted in Redis: "
         f"{report.get('redis_limit_probe')} of 3; document files without a row: {len(report['orphan_files'])}",
+        f"While Redis was down: {report.get('requests_while_redis_down', 0)} requests, errors "
+        f"{report.get('errors_while_redis_down') or 'none'}",
+        f"Forms sent twice on purpose: {report.get('double_posts', 0)} (answered with the first outcome: "
+        f"{report.get('double_posts_answered_alike', 0)}); sent again after a lost reply: "
+        f"{report.get('resent_after_lost_reply', 0)}",
         f"Audit: {report['audit']}",
     ]
     if report["orphan_files"]:
@@ -433,6 +474,10 @@ def main(argv=None) -> None:
     parser.add_argument("--document-share", type=float, default=0.3,
                         help="share of case forms and messages that attach a document")
     parser.add_argument("--outage", type=float, default=4.0, help="seconds PostgreSQL stays down")
+    parser.add_argument("--redis-outage", type=float, default=8.0,
+                        help="seconds a private Redis stays down (0: no Redis outage, use --redis-url)")
+    parser.add_argument("--double-post-share", type=float, default=0.1,
+                        help="share of successful form posts sent again at once, as a double click does")
     parser.add_argument("--seed-cases", type=int, default=500)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--system-cluster", action="store_true",
