@@ -25,6 +25,7 @@ LABELS = (
     ("axe_pages", "pages scanned by axe (0 violations each)"),
     ("endpoint_roles", "endpoint × method × role checks"),
     ("forms_fuzzed", "forms fuzzed"),
+    ("forms_with_a_submission_key", "signed-in forms seen carrying a submission key"),
     ("fuzz_examples", "fuzzed submissions"),
     ("upload_attacks", "hostile uploads refused through the forms"),
     ("hostile_ids", "hostile ids sent in addresses (404 each)"),

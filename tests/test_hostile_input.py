@@ -13,6 +13,8 @@ from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.security.authz import PUBLIC_ATTR
+from shared.web.submissions import REPEATABLE_ATTR
 from tests import factories
 from tests.forms import forms_in, json_bodies, leaked_markup, queries, submissions
 from tests.hostile import Cast, csrf_token, is_sign_in_redirect
@@ -91,6 +93,10 @@ def test_forms_survive_hostile_input(app, ctx, endpoint):
             target = adapter.match(form.action, method="POST")[0]
         except Exception:  # noqa: BLE001 (a form posting somewhere odd is still fuzzed, keyed by its path)
             target = form.action
+        view = app.view_functions.get(target)
+        if view is not None and not getattr(view, PUBLIC_ATTR, False) and not getattr(view, REPEATABLE_ATTR, None):
+            assert "submission_key" in form.fields, f"the form on {page_url} posting to {form.action} has no submission key"
+            tally("forms_with_a_submission_key")
         key = (target, tuple(sorted(form.fuzzable)))
         if not form.fuzzable or key in _fuzzed:
             continue
