@@ -170,14 +170,18 @@ def remember_outcome(response):
     return response
 
 
-def is_repeat(exc: IntegrityError) -> bool:
-    """A concurrent post of the same key lost the race at its commit."""
-    return g.get(_WRITTEN) is not None and "submission_keys" in str(getattr(exc, "orig", exc))
-
-
 def repeat_lost_the_race(exc: IntegrityError):
-    key = g.pop(_WRITTEN)
+    """A post that failed on a uniqueness rule while its twin (the same key) committed first: its own key, or
+    the twin's record (a profile, say) taken first. Rolled back, it is answered with the twin's outcome."""
+    key = g.get(_WRITTEN) or g.get(_PENDING)
+    if key is None:
+        return None
     db.session.rollback()
+    if "submission_keys" not in str(getattr(exc, "orig", exc)) and db.session.get(SubmissionKey, key) is None:
+        db.session.rollback()
+        return None
+    g.pop(_WRITTEN, None)
+    g.pop(_PENDING, None)
     return answer_repeat(key)
 
 
@@ -189,9 +193,10 @@ def init_app(app, *, csrf_token, error_page) -> None:
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc):
-        if is_repeat(exc):
-            return repeat_lost_the_race(exc)
-        raise exc
+        answer = repeat_lost_the_race(exc)
+        if answer is None:
+            raise exc
+        return answer
 
     if not getattr(Session, "_advice_submission_keys", False):
         event.listen(Session, "before_commit", _write_key)
