@@ -169,11 +169,11 @@ def _claim(email_id: int, now: datetime) -> _Claimed | None:
 
 def _attempt(app: Flask, email: _Claimed, now: datetime) -> datetime | None:
     """Deliver one claimed email and delete it; on failure, when to try again (None: given up). An email for
-    nobody is opened like any other, then deleted."""
+    nobody is opened and made into a message like any other, then deleted."""
     try:
-        body = OutgoingEmail.body.open(email.sealed_body, email.uid)
+        msg = _message(app, email, OutgoingEmail.body.open(email.sealed_body, email.uid))
         if email.to != NOBODY:
-            _deliver(app, _message(app, email, body))
+            _deliver(app, msg)
     except Exception as exc:  # noqa: BLE001 - whatever stopped it, the email is tried again later
         return _failed(email, now, f"{type(exc).__name__}: {exc}"[:300])
     with db.engine.begin() as conn:
@@ -181,9 +181,14 @@ def _attempt(app: Flask, email: _Claimed, now: datetime) -> datetime | None:
     return None
 
 
+def retry_wait(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt: 30 s, then twice as long each time, at most an hour."""
+    return min(FIRST_WAIT * 2 ** min(attempts - 1, 20), LONGEST_WAIT)
+
+
 def _failed(email: _Claimed, now: datetime, error: str) -> datetime | None:
     given_up = email.attempts >= MAX_ATTEMPTS
-    retry_at = None if given_up else now + min(FIRST_WAIT * 2 ** (email.attempts - 1), LONGEST_WAIT)
+    retry_at = None if given_up else now + retry_wait(email.attempts)
     with db.engine.begin() as conn:
         conn.execute(update(OutgoingEmail).where(OutgoingEmail.id == email.id)
                      .values(claimed_at=None, last_error=error, next_attempt_at=retry_at or now))
