@@ -269,3 +269,17 @@ def test_delivery_happens_off_the_request_thread_as_deployed(app, db, monkeypatc
     while _outbox(db) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert _outbox(db) == []
+
+
+def test_as_deployed_a_failed_email_is_retried_by_the_worker_itself(app, db, monkeypatch, smtp, student):
+    """Without any timer: the mail thread schedules the next attempt when the first one fails."""
+    monkeypatch.setitem(app.config, "JOBS_MODE", "thread")
+    monkeypatch.setattr(mail, "FIRST_WAIT", timedelta(milliseconds=100))
+    smtp.failures = 1
+    mail.send(student.email, "case_received")
+    db.session.commit()
+    deadline = time.monotonic() + 15
+    while (not smtp.taken or _outbox(db)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [m["To"] for m in smtp.taken] == [student.email] and smtp.failures == 0
+    assert _outbox(db) == []

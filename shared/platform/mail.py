@@ -113,10 +113,28 @@ def _deliver_logging_failures(app: Flask) -> None:
         log.exception("Could not deliver the outbox's emails; they wait for the next attempt")
         return
     if retry_at is not None and app.config.get("JOBS_MODE") != "sync":
-        wait = max((retry_at - utcnow()).total_seconds(), 1)
-        timer = threading.Timer(wait, _executor.submit, (_deliver_off_request, app))
-        timer.daemon = True
-        timer.start()
+        _retry_at(app, retry_at)
+
+
+_retry = {"at": None}  # the one retry this process has scheduled, if any
+_retry_lock = threading.Lock()
+
+
+def _retry_at(app: Flask, when: datetime) -> None:
+    """Run a sender again when the earliest failed email is due: one timer a process, however many failed."""
+    with _retry_lock:
+        if _retry["at"] is not None and _retry["at"] <= when:
+            return
+        _retry["at"] = when
+
+    def fire():
+        with _retry_lock:
+            _retry["at"] = None
+        _executor.submit(_deliver_off_request, app)
+
+    timer = threading.Timer(max((when - utcnow()).total_seconds(), 1), fire)
+    timer.daemon = True
+    timer.start()
 
 
 def _is_due(now: datetime):

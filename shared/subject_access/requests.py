@@ -176,7 +176,7 @@ def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: da
     req.extension_reason = reason
     req.extended_at, req.extended_by_id = now, staff.id
     refresh_due(req, today)
-    req.extension_told_at = now  # the email below goes with this commit: telling is part of extending
+    req.extension_told_at = now  # the email is committed with this: telling is part of extending
     audit.record(staff, "access.extended", req, student_id=req.student_id, months=months, due_on=req.due_on.isoformat())
     _tell_student(req)
     db.session.commit()
