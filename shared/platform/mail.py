@@ -3,12 +3,14 @@
 Every email is first a row (shared.models.outbox, a transactional outbox): `send()` composes the message and
 adds it to the caller's database session, so it is committed with the work it tells of, and if that work is
 rolled back it never existed. After the commit a sender delivers every email that is due, with its own
-connection: on a mail thread, so how long a server or a disk takes reveals nothing about who was written to
-(with JOBS_MODE `sync`, in tests, at once, in the caller). It claims each row with a conditional UPDATE
-before delivering it, so two senders never send one email twice, and deletes it once delivered. A failed
-attempt is tried again after 30 s, then twice as long each time (at most an hour), up to MAX_ATTEMPTS; then
-the row is kept, with its error, and the failure logged. `flask --app wsgi send-mail` delivers whatever is due
-(run from a timer, it retries what a stopped process left waiting). A sender that stops between delivering and
+connection: after a request's commit, on a mail thread, so how long a server or a disk takes reveals nothing
+about who was written to; after a command's or a background job's, at once, in the caller (nobody waits on
+them, and on SQLite a second writer in the same process would make their own transactions fail); with
+JOBS_MODE `sync` (tests), always at once. It claims each row with a conditional UPDATE before delivering it,
+so two senders never send one email twice, and deletes it once delivered. A failed attempt is tried again
+after 30 s, then twice as long each time (at most an hour), up to MAX_ATTEMPTS: by the mail thread itself, by
+the next sender, or by `flask --app wsgi send-mail` (from a timer, for what a stopped process left waiting).
+Then the row is kept, with its error, and the failure logged. A sender that stops between delivering and
 deleting means the email may go twice, never that it is lost.
 
 `send(None, ...)` does the same work for nobody: the message is composed, encrypted and written in the same
@@ -33,7 +35,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, has_request_context, render_template
 from sqlalchemy import and_, delete, event, func, or_, select, update
 
 from shared.models import OutgoingEmail, utcnow
@@ -89,10 +91,10 @@ def _after_commit(session) -> None:
     if session.in_nested_transaction() or not session.info.pop(_WRITTEN, False):
         return
     app = current_app._get_current_object()
-    if app.config.get("JOBS_MODE") == "sync":
-        _deliver_logging_failures(app)
-    else:
+    if has_request_context() and app.config.get("JOBS_MODE") != "sync":
         _executor.submit(_deliver_off_request, app)
+    else:  # tests; and commands and jobs, which nobody waits on: at once, in the caller
+        _deliver_logging_failures()
 
 
 def _after_rollback(session, previous_transaction) -> None:
@@ -102,18 +104,18 @@ def _after_rollback(session, previous_transaction) -> None:
 
 def _deliver_off_request(app: Flask) -> None:
     with app.app_context():
-        _deliver_logging_failures(app)
+        retry_at = _deliver_logging_failures()
+    if retry_at is not None:
+        _retry_at(app, retry_at)
 
 
-def _deliver_logging_failures(app: Flask) -> None:
+def _deliver_logging_failures() -> datetime | None:
     """The work is committed whatever happens to its email: a failure is the sender's to retry, not the caller's."""
     try:
-        retry_at = deliver_due()
+        return deliver_due()
     except Exception:  # noqa: BLE001 - the database went away: the rows wait for the next sender
         log.exception("Could not deliver the outbox's emails; they wait for the next attempt")
-        return
-    if retry_at is not None and app.config.get("JOBS_MODE") != "sync":
-        _retry_at(app, retry_at)
+        return None
 
 
 _retry = {"at": None}  # the one retry this process has scheduled, if any
