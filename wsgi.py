@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent
 def create_app(config: dict | None = None) -> Flask:
     from shared.cli import commands as cli
     from shared.platform import config as settings
+    from shared.platform import mail
     from shared.platform.extensions import csrf, db, limiter, login_manager, migrate
     from shared.web import hooks as web
 
@@ -33,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.load(app, config)
 
     db.init_app(app)
+    mail.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

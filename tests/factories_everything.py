@@ -22,7 +22,7 @@ from shared.consent import requests as consent_requests
 from shared.consent.breach import BreachDecision, Proposal
 from shared.consent.giving import ConsentDetails
 from shared.lifecycle import erasure
-from shared.models import utcnow
+from shared.models import OutgoingEmail, utcnow
 from shared.platform.extensions import db
 from shared.subject_access import requests as access
 from tests.factories import make_staff, make_student
@@ -117,6 +117,12 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
     # The staff-only note of a request whose erasure kept a terrorism-ground case silently (the path itself is
     # tests/test_consent_tipping_off.py's): written here through the model, as the service writes it.
     asked.staff_note = mark("erasure_requests.staff_note")
+    # An email the server did not take, waiting in the outbox to be tried again (written through the model: the
+    # service's emails carry no case detail, so none of them could hold a marker).
+    waiting = OutgoingEmail(to_address=student.email, subject="A message from the Advice Service", attempts=1,
+                            next_attempt_at=utcnow() + timedelta(hours=1), last_error="SMTPServerDisconnected")
+    waiting.body = mark("outgoing_emails.body")
+    db.session.add(waiting)
     db.session.commit()
 
     # People involved: one the student names on the casework form, one an officer adds; then a second

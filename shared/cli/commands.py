@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from shared.audit import log as audit
 from shared.cli import lifecycle as lifecycle_cli
 from shared.demo import scale, seed
+from shared.platform import mail
 from shared.platform.errors import ServiceError
 from shared.platform.once import run_once
 from shared.security import accounts
@@ -81,6 +82,14 @@ def init_app(app: Flask) -> None:
         with run_once("discard expired copies") as mine:
             discarded = sar_copies.discard_expired() if mine else 0
         click.echo(f"Jobs done; {discarded} expired cop{'y' if discarded == 1 else 'ies'} of records deleted.")
+
+    @app.cli.command("send-mail")
+    def send_mail_command():
+        """Deliver every email that is due: those waiting to be tried again, or left by a stopped process."""
+        mail.deliver_due()
+        retrying, given_up = mail.waiting()
+        click.echo(f"Emails due delivered; {retrying} waiting to be tried again, {given_up} given up (see the log).")
+
     lifecycle_cli.init_app(app)
 
     @app.cli.group("audit")

@@ -159,9 +159,9 @@ def request_consultation(officer: Staff, reference: str, proposal: Proposal) -> 
         db.session.add(BreachConsultation(request_id=req.id, officer_id=officer_id, asked_at=now, uid=new_uid()))
     audit.record(officer, "breach.consultation_requested", req, student_id=case.student_id, case_id=case.id,
                  ground=req.ground, consultees=chosen)
-    db.session.commit()
     for officer_id in chosen:
         mail.send(allowed[officer_id].email, "breach_consultation")
+    db.session.commit()
     return req
 
 
@@ -275,8 +275,8 @@ def decide(officer: Staff, request_id: int, d: BreachDecision) -> BreachRecord |
     audit.record(officer, "breach.recorded", breach, student_id=req.student_id, case_id=req.case_id, ground=breach.ground,
                  disclosure_id=disclosure.id, request_id=req.id, urgent=bool(d.urgent),
                  consulted=[c.officer_id for c in req.consultations])
-    db.session.commit()
     _email_managers("manager_notice")
+    db.session.commit()
     return breach
 
 
@@ -391,8 +391,8 @@ def report_incident(officer: Staff, *, kind: str, description: str, discovered_a
     db.session.flush()
     _notify_managers("security_incident", incident.id)
     audit.record(officer, "incident.reported", incident, kind=kind)
-    db.session.commit()
     _email_managers("manager_notice")
+    db.session.commit()
     return incident
 
 

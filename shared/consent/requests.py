@@ -46,8 +46,8 @@ def ask(officer: Staff, reference: str, details: consent_giving.ConsentDetails, 
     db.session.add(req)
     db.session.flush()
     audit.record(officer, "consent_request.sent", req, student_id=student.id, case_id=case.id)
-    db.session.commit()
     mail.send(student.email, "consent_request")
+    db.session.commit()
     return req
 
 

@@ -47,6 +47,7 @@ from shared.models.consent import (
     ThirdPartyEnquiry,
 )
 from shared.models.lists import ListItem, ListKind
+from shared.models.outbox import OutgoingEmail
 from shared.models.staffsec import (
     ErasureRequest,
     ErasureStatus,
@@ -103,6 +104,7 @@ __all__ = [
     "ListItem",
     "ListKind",
     "Message",
+    "OutgoingEmail",
     "ReflectiveFlag",
     "Scope",
     "StudentProfile",

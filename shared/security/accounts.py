@@ -332,6 +332,17 @@ def start_enrolled_session(staff: Staff, user_agent: str | None = None) -> Staff
 def create_staff(
     *, email: str, name: str, job_title: str, role: str, password: str, created_by: Account | str = "system"
 ) -> Staff:
+    staff = new_staff(email=email, name=name, job_title=job_title, role=role, password=password,
+                      created_by=created_by)
+    db.session.commit()
+    return staff
+
+
+def new_staff(
+    *, email: str, name: str, job_title: str, role: str, password: str, created_by: Account | str = "system"
+) -> Staff:
+    """A staff account added to the session and audited, not yet committed (the caller commits it, with the
+    email that tells the colleague)."""
     email = normalise_email(email)
     if role not in {r.value for r in StaffRole}:
         raise ValidationFailed(f"Role must be one of: {', '.join(r.value for r in StaffRole)}.")
@@ -346,5 +357,4 @@ def create_staff(
     db.session.add(staff)
     db.session.flush()
     audit.record(created_by, "staff.created", staff, role=role)
-    db.session.commit()
     return staff

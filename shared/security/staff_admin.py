@@ -46,11 +46,12 @@ def create(admin: Staff, *, email: str, name: str, job_title: str, role: str) ->
     """A new colleague gets an email with a link to choose their password; two-factor enrolment and the
     policy come at their first sign-in."""
     _check_role_and_title(role, job_title)
-    staff = accounts.create_staff(
+    staff = accounts.new_staff(
         email=email, name=name, job_title=job_title, role=role,
         password=secrets.token_urlsafe(32), created_by=admin,
     )
     mail.send(staff.email, "staff_welcome", link_token=accounts.make_token("reset", staff), kind="staff")
+    db.session.commit()
     return staff
 
 

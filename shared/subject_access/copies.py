@@ -117,6 +117,6 @@ def render_copy(request_id: int) -> None:
     advance(req, RENDER)
     audit.record("system", "access.copy_ready", req, student_id=req.student_id, case_id=req.case_id,
                  sha256=req.pdf_sha256[:16])
-    db.session.commit()
     mail.send(req.student.email, "access_ready", download_days=current_app.config["ACCESS_DOWNLOAD_DAYS"])
+    db.session.commit()
 

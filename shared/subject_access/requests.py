@@ -136,8 +136,8 @@ def pause(staff: Staff, request_id: int, reason: str, *, started_on: date | None
     db.session.flush()
     refresh_due(req, today)
     audit.record(staff, "access.paused", req, student_id=req.student_id, reason=reason, started_on=started_on.isoformat())
-    db.session.commit()
     _tell_student(req)
+    db.session.commit()
     return req
 
 
@@ -176,10 +176,10 @@ def extend(staff: Staff, request_id: int, months: int, reason: str, *, today: da
     req.extension_reason = reason
     req.extended_at, req.extended_by_id = now, staff.id
     refresh_due(req, today)
-    req.extension_told_at = now  # the email below goes with this commit: telling is part of extending
+    req.extension_told_at = now  # the email is committed with this: telling is part of extending
     audit.record(staff, "access.extended", req, student_id=req.student_id, months=months, due_on=req.due_on.isoformat())
-    db.session.commit()
     _tell_student(req)
+    db.session.commit()
     return req
 
 
@@ -193,8 +193,8 @@ def refuse(staff: Staff, request_id: int, reason: str) -> AccessRequest:
         p.ended_on, p.ended_by_id = service_today(), staff.id
     advance(req, REFUSE)
     audit.record(staff, "access.refused", req, student_id=req.student_id)
-    db.session.commit()
     _tell_student(req)
+    db.session.commit()
     return req
 
 
