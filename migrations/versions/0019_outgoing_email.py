@@ -1,8 +1,8 @@
 """the outbox: every email is a row written in the same transaction as the work it tells of, delivered after
 the commit and deleted once sent; a failed attempt is tried again later
 
-Revision ID: 0016_outgoing_email
-Revises: 0015_blob_store
+Revision ID: 0019_outgoing_email
+Revises: 0018_submission_keys
 Create Date: 2026-12-04 02:00:00
 
 """
@@ -13,8 +13,8 @@ import shared.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '0016_outgoing_email'
-down_revision = '0015_blob_store'
+revision = '0019_outgoing_email'
+down_revision = '0018_submission_keys'
 branch_labels = None
 depends_on = None
 
