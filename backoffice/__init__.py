@@ -12,4 +12,4 @@ def _guard():
     return guard("staff", "backoffice.sign_in") or security.policy_gate()
 
 
-from backoffice import access, admin, breach, cases, consent, security, statistics, views  # noqa: E402,F401  (routes register on import)
+from backoffice import access, admin, breach, cases, consent, reviews, security, statistics, views  # noqa: E402,F401  (routes register on import)

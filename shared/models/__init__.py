@@ -46,6 +46,16 @@ from shared.models.consent import (
     ThirdPartyEnquiry,
 )
 from shared.models.lists import ListItem, ListKind
+from shared.models.reviews import (
+    ChecklistItem,
+    FileReview,
+    FindingResult,
+    ReviewAction,
+    ReviewFinding,
+    ReviewSample,
+    ReviewScheme,
+    ReviewStatus,
+)
 from shared.models.staffsec import (
     ErasureRequest,
     ErasureStatus,
@@ -94,6 +104,14 @@ __all__ = [
     "RecoveryCode",
     "ServiceSetting",
     "ListItem",
+    "ChecklistItem",
+    "FileReview",
+    "FindingResult",
+    "ReviewAction",
+    "ReviewFinding",
+    "ReviewSample",
+    "ReviewScheme",
+    "ReviewStatus",
     "ListKind",
     "Message",
     "ReflectiveFlag",
