@@ -191,7 +191,7 @@ def review_add_action(review_id):
         current_user, review_id, form.text.data, form.due_on.data), "The action has been added.", "action_form")
 
 
-@bp.post("/file-reviews/<int:review_id>/feedback")
+@bp.post("/file-reviews/<int:review_id>/send-feedback")
 def review_send_feedback(review_id):
     form = FeedbackForm()
     return _reviewer_post(review_id, form, lambda: file_review.send_feedback(current_user, review_id),

@@ -35,6 +35,7 @@ CLEAR_BECAUSE = {
     "the service's own words and lists, or codes chosen from them": {
         "consent_wordings.text", "list_items.label", "service_settings.value", "consents.scopes",
         "consents.document_ids", "consent_requests.scopes",
+        "review_checklist_items.label", "review_findings.label",  # a checklist item's wording, copied into each review
     },
     "hashes, paths and technical values, never anyone's words": {
         "students.password_hash", "staff.password_hash", "access_requests.pdf_path", "documents.content_type",
