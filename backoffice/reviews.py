@@ -14,7 +14,7 @@ from backoffice import bp
 from shared.casework import file_review
 from shared.casework.cases import InvalidAnswers
 from shared.platform.errors import NotFound, PermissionDenied
-from shared.platform.forms import Form, FriendlyDateField, RecordSelectField, WholeNumber, record_id
+from shared.platform.forms import Form, FriendlyDateField, RecordSelectField, WholeNumber
 from shared.security.authz import MANAGERS, roles
 from shared.web.casework_views import show_errors
 
@@ -89,17 +89,12 @@ def reviews_overview():
 
 
 def _scheme_change(form: SchemeForm, items) -> file_review.SchemeChange:
-    """The scheme page's numbers, each item's wording (item-<id>) and the ticked items in use (in_use)."""
-    in_use = set()
-    for value in request.form.getlist("in_use"):
-        try:
-            in_use.add(record_id(value))
-        except ValueError:
-            continue
+    """The scheme page's numbers, and for each item its wording (item-<id>) and whether it stays in use
+    (in-use-<id>)."""
     return file_review.SchemeChange(
         files_per_adviser=form.files_per_adviser.data, days_to_complete=form.days_to_complete.data,
-        wording={i.id: request.form.get(f"item-{i.id}", "") for i in items}, in_use=in_use - {None},
-        new_item=form.new_item.data or "")
+        wording={i.id: request.form.get(f"item-{i.id}", "") for i in items},
+        in_use={i.id for i in items if request.form.get(f"in-use-{i.id}")}, new_item=form.new_item.data or "")
 
 
 @bp.route("/file-reviews/scheme", methods=["GET", "POST"])

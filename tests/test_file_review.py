@@ -20,7 +20,6 @@ from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.extensions import db
 from shared.platform.mail import sent_messages
 from tests import factories
-from tests.conftest import _signed_in
 from tests.factories_reviews import assigned_case, draw, work_through
 
 STUDENT_NAME = "Morgan Fenwick"  # the casework form's fictional student (tests/factories_casework.answers)
@@ -89,6 +88,7 @@ def test_findings_and_actions_reach_the_adviser_who_marks_them_done_and_the_revi
     review = db.session.scalar(select(FileReview).where(FileReview.case_id == case.id))
     page = manager_browser.get(f"/staff/file-reviews/{review.id}").get_data(as_text=True)
     assert case.reference in page and f"/staff/cases/{case.reference}" in page and "Letters and documents" in page
+    assert f'name="result-{review.items[0].id}"' in page and "Send the feedback to the adviser" in page
 
     form = {f"result-{i.id}": FindingResult.MET.value for i in review.items}
     letters = next(i for i in review.items if "Letters" in i.label)
@@ -201,7 +201,7 @@ def test_the_manager_edits_the_checklist_and_new_samples_use_it(app, student, of
     assigned_case(student, officer)
     items = file_review.checklist()
     form = {"files_per_adviser": "1", "days_to_complete": "45", "new_item": "Conflict of interest checked",
-            **{f"item-{i.id}": i.label for i in items}, "in_use": [str(i.id) for i in items[1:]]}
+            **{f"item-{i.id}": i.label for i in items}, **{f"in-use-{i.id}": "y" for i in items[1:]}}
     form[f"item-{items[1].id}"] = "The action taken is recorded, with dates"
     resp = manager_browser.submit("/staff/file-reviews/scheme", form)
     assert resp.status_code == 302, resp.get_data(as_text=True)
