@@ -213,3 +213,21 @@ def test_the_manager_edits_the_checklist_and_new_samples_use_it(app, student, of
     assert review.due_on == last + timedelta(days=45)
     resp = manager_browser.submit("/staff/file-reviews/scheme", {**form, "files_per_adviser": "0"})
     assert resp.status_code == 400
+
+
+def test_anonymising_the_case_removes_what_its_review_said(app, student, officer, manager):
+    """The review's words are about the student's case: they go with it when retention anonymises it."""
+    from shared.lifecycle import retention
+    from shared.models import Case
+
+    case = assigned_case(student, officer)
+    (review,) = _reviews(draw(manager))
+    work_through(manager, review)
+    file_review.close_review(manager, review.id, "Closed with the letter still to file (fictional).")
+    retention.anonymise_case(db.session.get(Case, case.id), retention.placeholder_student())
+    db.session.commit()
+    db.session.expire_all()
+    review = db.session.get(FileReview, review.id)
+    assert review.findings is None and review.closing_note is None
+    assert all(i.note is None for i in review.items) and all(a.text is None for a in review.actions)
+    assert [i.label for i in review.items] == [i.label for i in file_review.checklist()]  # the service's words stay

@@ -56,6 +56,7 @@ from shared.platform.extensions import db
 from shared.security.authz import ADVICE_OFFICERS, MANAGERS
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+SEED = re.compile(r"^[A-Za-z0-9-]{1,40}$")  # an identifier (it is in the audit log), never words
 RESULT_LABELS = {
     FindingResult.MET.value: "Met",
     FindingResult.NOT_MET.value: "Not met",
@@ -249,8 +250,8 @@ def draw_sample(manager: Staff, quarter: str, *, reviewer_id: int | None, second
     if second_reviewer_id is not None and (second_reviewer_id not in officers or second_reviewer_id == reviewer_id):
         errors["second_reviewer_id"] = "Choose another advice officer to review the reviewer's own files, or nobody."
     seed = clean_text(seed) or new_seed()
-    if len(seed) > 40:
-        errors["seed"] = "Keep the seed to 40 characters or fewer."
+    if not SEED.match(seed):
+        errors["seed"] = "Use up to 40 letters, digits and hyphens for the seed, or leave it blank."
     if "quarter" not in errors and db.session.scalar(select(ReviewSample.id).where(ReviewSample.quarter == quarter)):
         errors["quarter"] = f"The sample for {quarter} has already been drawn."
     if errors:
