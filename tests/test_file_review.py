@@ -231,3 +231,19 @@ def test_anonymising_the_case_removes_what_its_review_said(app, student, officer
     assert review.findings is None and review.closing_note is None
     assert all(i.note is None for i in review.items) and all(a.text is None for a in review.actions)
     assert [i.label for i in review.items] == [i.label for i in file_review.checklist()]  # the service's words stay
+
+
+def test_the_manager_supervises_a_colleagues_review_without_recording_it(app, student, officer, colleague, manager,
+                                                                          manager_browser):
+    assigned_case(student, manager)
+    (review,) = _reviews(draw(manager, reviewer=officer, seed="abc-123"))
+    assert review.reviewer_id == officer.id and review.adviser_id == manager.id
+    work_through(officer, review, action=None)
+    page = manager_browser.get(f"/staff/file-reviews/{review.id}").get_data(as_text=True)
+    assert "as the manager" in page and 'name="result-' not in page and "Clear advice" in page
+    assert "Not met" in page
+    overview = manager_browser.get("/staff/file-reviews").get_data(as_text=True)
+    assert officer.name in overview and manager.name in overview
+    with pytest.raises(InvalidAnswers) as refused:
+        draw(manager, quarter="2020-Q1", seed="two words")
+    assert set(refused.value.errors) == {"seed"}
