@@ -15,7 +15,7 @@ from sqlalchemy import select
 from shared.audit import log as audit
 from shared.casework import file_review
 from shared.casework.cases import InvalidAnswers
-from shared.models import AuditEvent, FileReview, FindingResult, ReviewStatus
+from shared.models import AuditEvent, FileReview, FindingResult, ReviewStatus, Staff
 from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.extensions import db
 from shared.platform.mail import sent_messages
@@ -247,3 +247,32 @@ def test_the_manager_supervises_a_colleagues_review_without_recording_it(app, st
     with pytest.raises(InvalidAnswers) as refused:
         draw(manager, quarter="2020-Q1", seed="two words")
     assert set(refused.value.errors) == {"seed"}
+
+
+def _demo_browser(app, role: str):
+    from shared.demo.seed import DEMO_ACCOUNTS
+    from tests.conftest import Browser, totp_code
+
+    account = db.session.scalar(select(Staff).where(Staff.email == DEMO_ACCOUNTS[role]["email"]))
+    b = Browser(app.test_client())
+    assert b.submit("/staff/sign-in", {"email": account.email, "password": DEMO_ACCOUNTS[role]["password"]}).status_code == 302
+    assert b.submit("/staff/sign-in/code", {"code": totp_code(account, account.totp_secret)}).status_code == 302
+    return b
+
+
+def test_the_demo_shows_a_quarter_of_file_reviews(app, db):
+    from shared.demo.seed import seed_demo
+
+    made = seed_demo()
+    reviews = list(db.session.scalars(select(FileReview).order_by(FileReview.id)))
+    statuses = {r.status for r in reviews}
+    assert {ReviewStatus.CLOSED.value, ReviewStatus.ACTIONS_OPEN.value} <= statuses
+    assert all(r.reviewer_id != r.adviser_id for r in reviews)
+    assert file_review.feedback_waiting(made["officer"])
+    manager, officer = _demo_browser(app, "manager"), _demo_browser(app, "officer")
+    assert "Feedback on your case files" in officer.get("/staff/").get_data(as_text=True)
+    assert manager.get("/staff/file-reviews").status_code == 200
+    for r in reviews:
+        assert manager.get(f"/staff/file-reviews/{r.id}").status_code == 200
+        if r.adviser_id == made["officer"].id:
+            assert officer.get(f"/staff/file-reviews/{r.id}/feedback").status_code == 200
