@@ -89,6 +89,10 @@ def test_findings_and_actions_reach_the_adviser_who_marks_them_done_and_the_revi
     page = manager_browser.get(f"/staff/file-reviews/{review.id}").get_data(as_text=True)
     assert case.reference in page and f"/staff/cases/{case.reference}" in page and "Letters and documents" in page
     assert f'name="result-{review.items[0].id}"' in page and "Send the feedback to the adviser" in page
+    case_page = manager_browser.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+    assert "Work through the checklist" in case_page and f"/staff/file-reviews/{review.id}" in case_page
+    assert f"/staff/file-reviews/{review.id}" not in officer_browser.get(f"/staff/cases/{case.reference}").get_data(
+        as_text=True)  # the adviser sees it once the feedback has come
 
     form = {f"result-{i.id}": FindingResult.MET.value for i in review.items}
     letters = next(i for i in review.items if "Letters" in i.label)
@@ -114,6 +118,7 @@ def test_findings_and_actions_reach_the_adviser_who_marks_them_done_and_the_revi
 
     dashboard = officer_browser.get("/staff/").get_data(as_text=True)
     assert "Feedback on your case files" in dashboard and f"Feedback on {case.reference}" in dashboard
+    assert "Read the feedback" in officer_browser.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
     feedback = officer_browser.get(f"{url}/feedback").get_data(as_text=True)
     assert "Clear advice, promptly given." in feedback and "File the appeal letter" in feedback
     assert "is not on file" in feedback and "Not met" in feedback

@@ -454,6 +454,16 @@ def reviews_to_do(reviewer: Staff) -> list[FileReview]:
         .options(joinedload(FileReview.case)).order_by(FileReview.due_on, FileReview.id)))
 
 
+def reviews_of_case(staff: Staff, case_id: int) -> list[FileReview]:
+    """For the case page: the reviews of this file that are the member of staff's to work or read (the
+    reviewer's, the manager's, the adviser's once the feedback has come)."""
+    query = select(FileReview).where(FileReview.case_id == case_id).order_by(FileReview.quarter.desc())
+    if staff.role not in MANAGERS:
+        query = query.where(or_(FileReview.reviewer_id == staff.id, (FileReview.adviser_id == staff.id)
+                                & FileReview.feedback_sent_at.is_not(None)))
+    return list(db.session.scalars(query))
+
+
 def mark_action_done(adviser: Staff, review_id: int, action_id: int) -> ReviewAction:
     """The adviser says an action is done; the reviewer can then close the review."""
     review = _review(review_id)
