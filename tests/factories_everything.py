@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from shared.casework import cases as casework
-from shared.casework import conflicts, intake, reflective
+from shared.casework import conflicts, file_review, intake, reflective
 from shared.casework import record as case_record
 from shared.casework.conflicts import PersonAnswers
 from shared.casework.documents import Upload
@@ -22,11 +24,12 @@ from shared.consent import requests as consent_requests
 from shared.consent.breach import BreachDecision, Proposal
 from shared.consent.giving import ConsentDetails
 from shared.lifecycle import erasure
-from shared.models import OutgoingEmail, utcnow
+from shared.models import FileReview, OutgoingEmail, utcnow
 from shared.platform.extensions import db
 from shared.subject_access import requests as access
 from tests.factories import make_staff, make_student
 from tests.factories_casework import PDF, make_case
+from tests.factories_reviews import draw, work_through
 
 
 def marker(label: str) -> str:
@@ -139,6 +142,14 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
     conflicts.decide(manager, found.id, conflicts.Decision(
         outcome="refer_elsewhere", reason=mark("conflict_decisions.reason"),
         referred_to=mark("conflict_decisions.referred_to"), referred_reference=other_case.reference))
+
+    # File review of the case: a note on a checklist item, the findings, an action, closed with one open.
+    case_record.assign(manager, ref, officer.id)
+    sample = draw(manager, seed="1")
+    review = db.session.scalar(select(FileReview).where(FileReview.sample_id == sample.id))
+    work_through(manager, review, findings=mark("file_reviews.findings"), action=mark("review_actions.text"),
+                 note=mark("review_findings.note"))
+    file_review.close_review(manager, review.id, mark("file_reviews.closing_note"))
 
     # Every staff account's authenticator secret (the factories enrol each one).
     written["staff.totp_secret"] = None  # a secret, not a marker: the tests read it back and look for it

@@ -167,6 +167,17 @@ RULES: dict[str, Rule] = {
     "backoffice.policy": STAFF,
     "backoffice.reflective_agenda": STAFF,
     "backoffice.reflective_discussed": STAFF,
+    "backoffice.review_action_done": STAFF,  # file review: the service finds only the adviser's own
+    "backoffice.review_add_action": STAFF,  # the reviewer's own review, else not found
+    "backoffice.review_close": STAFF,
+    "backoffice.review_draw": MANAGER,
+    "backoffice.review_feedback": STAFF,
+    "backoffice.review_findings": STAFF,
+    "backoffice.review_scheme": MANAGER,
+    "backoffice.review_send_feedback": STAFF,
+    "backoffice.review_show": STAFF,
+    "backoffice.reviews_csv": MANAGER,
+    "backoffice.reviews_overview": STAFF,  # the manager sees every review, an adviser their own
     "backoffice.sign_in_code": PUBLIC,
     "backoffice.sign_in_enrol": PUBLIC,
     "backoffice.statistics_page": STAFF,
@@ -253,6 +264,13 @@ ARGS: dict = {
     "backoffice.incident_resolve": {'incident_id': 1},  # /staff/incidents/<int:incident_id>/resolve
     "backoffice.notice_read": {'notice_id': 1},  # /staff/notices/<int:notice_id>/read
     "backoffice.reflective_discussed": {'flag_id': 1},  # /staff/reflective-practice/<int:flag_id>/discussed
+    "backoffice.review_action_done": {'action_id': 1, 'review_id': 1},  # /staff/file-reviews/<int:review_id>/actions/<int:action_id>/done
+    "backoffice.review_add_action": {'review_id': 1},  # /staff/file-reviews/<int:review_id>/actions
+    "backoffice.review_close": {'review_id': 1},  # /staff/file-reviews/<int:review_id>/close
+    "backoffice.review_feedback": {'review_id': 1},  # /staff/file-reviews/<int:review_id>/feedback
+    "backoffice.review_findings": {'review_id': 1},  # /staff/file-reviews/<int:review_id>/findings
+    "backoffice.review_send_feedback": {"review_id": 1},  # /staff/file-reviews/<int:review_id>/send-feedback
+    "backoffice.review_show": {'review_id': 1},  # /staff/file-reviews/<int:review_id>
     "portal.access_download": lambda owner: {"request_id": _access_request(owner).id},
     "portal.access_show": lambda owner: {"request_id": _access_request(owner).id},
     "portal.case": lambda owner: {"reference": _case(owner).reference},

@@ -17,7 +17,7 @@ from shared.casework.case_list import CaseFilters
 from shared.casework.cases import InvalidAnswers
 from shared.casework.documents import Upload
 from shared.consent import breach
-from shared.models import AuditEvent, Case, ConflictDecision, PersonInvolved, utcnow
+from shared.models import AuditEvent, Case, ConflictDecision, FileReview, PersonInvolved, utcnow
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
 from shared.platform.mail import sent_messages
@@ -29,6 +29,7 @@ from tests.factories_access import make_request
 from tests.factories_casework import PDF, intake_form, make_case
 from tests.factories_conflicts import JORDAN, SAM, conflict_between, dispute, names_jordan
 from tests.factories_consent import breach_decision, breach_proposal, give_consent
+from tests.factories_reviews import draw, work_through
 from tests.hostile import csrf_token
 from tests.support.web import signed_in, without_form_keys
 
@@ -268,10 +269,13 @@ def test_walled_adviser_gets_not_found_on_every_route_that_would_show_the_other_
     consultation = breach.request_consultation(d.sam_adviser, sam_case.reference, breach_proposal(colleague))
     breach.give_advice(colleague, consultation.id, "Go ahead.")
     record = breach.decide(d.sam_adviser, consultation.id, breach_decision())
+    draw(manager, reviewer=colleague)
+    review = db.session.scalars(select(FileReview).where(FileReview.case_id == sam_case.id)).one()
+    work_through(colleague, review)
     about_the_other_case = {
         "reference": sam_case.reference, "entry_id": entry.id, "appointment_id": appointment.id,
         "document_id": document.id, "flag_id": flag.id, "consent_id": consent.id, "breach_id": record.id,
-        "conflict_id": d.conflict.id,
+        "conflict_id": d.conflict.id, "review_id": review.id, "action_id": review.actions[0].id,
     }
     request_ids = {"backoffice.breach_request": consultation.id, "backoffice.breach_advise": consultation.id,
                    "backoffice.breach_decide": consultation.id}
@@ -312,7 +316,8 @@ def test_walled_adviser_gets_not_found_on_every_route_that_would_show_the_other_
     assert not problems, "\n".join(problems)
     for endpoint in ("backoffice.case", "backoffice.case_add_entry", "backoffice.document", "backoffice.access_request",
                      "backoffice.breach_show", "backoffice.breach_request", "backoffice.reflective_discussed",
-                     "backoffice.conflict", "backoffice.consent_sharing"):
+                     "backoffice.conflict", "backoffice.consent_sharing", "backoffice.review_show",
+                     "backoffice.review_feedback"):
         assert endpoint in checked
     # Nothing was changed through the wall, and the same routes still answer the other side's own adviser.
     assert db.session.get(Case, sam_case.id).assigned_to_id == d.sam_adviser.id
@@ -381,3 +386,10 @@ def test_an_anonymised_case_keeps_no_one_it_named_and_matches_no_one_again(db, m
     assert db.session.scalars(select(ConflictDecision)).one().reason == ""
     later = make_case(factories.make_student(email="jordan.again@example.ac.uk"), **JORDAN)
     assert conflict_between(later, d.sam_case) is None
+
+
+def test_a_file_review_never_gives_a_reviewer_the_other_side_of_their_wall(db, manager):
+    d = dispute(decide="different_advisers", manager=manager)
+    draw(manager, reviewer=d.jordan_adviser, second_reviewer=manager)
+    reviewed = set(db.session.scalars(select(FileReview.case_id).where(FileReview.reviewer_id == d.jordan_adviser.id)))
+    assert d.sam_case.id not in reviewed

@@ -36,6 +36,7 @@ CLEAR_BECAUSE = {
         "consent_wordings.text", "list_items.label", "service_settings.value", "consents.scopes",
         "consents.document_ids", "consent_requests.scopes", "people_involved.relation", "people_involved.college_code",
         "possible_conflicts.matched_on", "possible_conflicts.outcome", "conflict_decisions.outcome",
+        "review_checklist_items.label", "review_findings.label",  # a checklist item's wording, copied into each review
     },
     "hashes, paths and technical values, never anyone's words": {
         "students.password_hash", "staff.password_hash", "access_requests.pdf_path", "documents.content_type",

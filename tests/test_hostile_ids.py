@@ -151,6 +151,7 @@ def pages_with_integer_fields(app, ctx):
         "officer": [f"/staff/cases/{ref}", f"/staff/cases/{ref}/sharing", f"/staff/cases/{ref}/consents/new",
                     f"/staff/cases/{ref}/breach"],
         "admin": ["/staff/admin/retention"],
+        "manager": ["/staff/file-reviews/scheme", "/staff/file-reviews/draw"],
         "student_a": ["/consents/new"],
     }
 

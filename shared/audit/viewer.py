@@ -127,7 +127,7 @@ CSV_COLUMNS = ["seq", "at", "actor_kind", "actor_id", "actor_name", "action", "s
                "student_id", "case_id", "details"]
 
 
-def _safe_cell(value) -> str:
+def safe_cell(value) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text  # no formula injection
 
@@ -140,7 +140,7 @@ def export_csv(reader: Staff, filters: Filters) -> str:
     writer.writerow(CSV_COLUMNS)
     for e in db.session.scalars(_query(filters).order_by(AuditEvent.seq).execution_options(yield_per=1000)):
         actor_name = names.get(e.actor_id) if e.actor_kind == "staff" else ""
-        writer.writerow([_safe_cell(v) for v in (
+        writer.writerow([safe_cell(v) for v in (
             e.seq, e.at.isoformat(timespec="seconds"), e.actor_kind, e.actor_id, actor_name, e.action,
             e.subject_kind, e.subject_id, e.student_id, e.case_id,
             ";".join(f"{k}={v}" for k, v in sorted((e.details or {}).items())),

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from shared.audit import log as audit
 from shared.demo.casework import demo_casework, demo_conflict
 from shared.demo.history import demo_history
+from shared.demo.reviews import demo_reviews
 from shared.models import Staff, Student, utcnow
 from shared.platform.errors import ServiceError
 from shared.platform.extensions import db
@@ -23,7 +24,7 @@ def demo_access_request(made: dict) -> None:
 
 
 # Each step is given the demo accounts by role; each commits its own work.
-STEPS = (demo_access_request, demo_history, demo_casework, demo_conflict)
+STEPS = (demo_access_request, demo_history, demo_casework, demo_conflict, demo_reviews)
 
 DEMO_ACCOUNTS = {
     "student": {"email": "alex.student@example.ac.uk", "password": "demo student passphrase"},

@@ -48,6 +48,16 @@ from shared.models.consent import (
 )
 from shared.models.lists import ListItem, ListKind
 from shared.models.outbox import OutgoingEmail
+from shared.models.reviews import (
+    ChecklistItem,
+    FileReview,
+    FindingResult,
+    ReviewAction,
+    ReviewFinding,
+    ReviewSample,
+    ReviewScheme,
+    ReviewStatus,
+)
 from shared.models.staffsec import (
     ErasureRequest,
     ErasureStatus,
@@ -102,6 +112,14 @@ __all__ = [
     "RecoveryCode",
     "ServiceSetting",
     "ListItem",
+    "ChecklistItem",
+    "FileReview",
+    "FindingResult",
+    "ReviewAction",
+    "ReviewFinding",
+    "ReviewSample",
+    "ReviewScheme",
+    "ReviewStatus",
     "ListKind",
     "Message",
     "OutgoingEmail",

@@ -15,7 +15,7 @@ DEMO_USERS = {
     "manager": "manager",
     "admin": "admin",
 }
-NOT_PAGES = {"static", "health.healthz", "backoffice.admin_audit_csv"}  # not HTML pages (JSON, a CSV download)
+NOT_PAGES = {"static", "health.healthz", "backoffice.admin_audit_csv", "backoffice.reviews_csv"}  # not HTML pages (JSON, CSV downloads)
 
 
 def pages_for(who: str) -> list[str]:
