@@ -116,6 +116,10 @@ class _FormParser(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag == "option":  # an option has no name of its own: it belongs to the select it is in
+            if self._select is not None:
+                self._select.options.append(a.get("value", ""))
+            return
         if tag == "form":
             action = urljoin(self.page_url, a.get("action") or self.page_url)
             self._form = Form(urlsplit(action).path or "/", (a.get("method") or "get").upper())
@@ -136,8 +140,6 @@ class _FormParser(HTMLParser):
             self._form.fields[a["name"]] = self._select
         elif tag == "button":
             self._form.fields[a["name"]] = Field(a["name"], "submit", [a.get("value", "")])
-        if tag == "option" and self._select is not None:
-            self._select.options.append(a.get("value", ""))
 
     def handle_endtag(self, tag):
         if tag == "form":

@@ -26,6 +26,7 @@ LABELS = (
     ("endpoint_roles", "endpoint × method × role checks"),
     ("forms_fuzzed", "forms fuzzed"),
     ("forms_with_a_submission_key", "signed-in forms seen carrying a submission key"),
+    ("forms_sent_twice", "signed-in forms sent twice (saved once)"),
     ("fuzz_examples", "fuzzed submissions"),
     ("upload_attacks", "hostile uploads refused through the forms"),
     ("hostile_ids", "hostile ids sent in addresses (404 each)"),

@@ -12,15 +12,21 @@ import pytest
 from flask import url_for
 from sqlalchemy import func, select
 
-from shared.models import AuditEvent, Case, CaseEntry, Disclosure, Message, SubmissionKey
+from shared.models import AuditEvent, Case, CaseEntry, Disclosure, Message, SubmissionKey, utcnow
 from shared.platform.extensions import db
 from shared.security.authz import PUBLIC_ATTR
 from shared.web.submissions import ALREADY_SENT, KEY_FIELD, REPEATABLE_ATTR
 from tests import factories
+from tests.factories_access import make_case as record_case
 from tests.factories_casework import intake_form, make_case
 from tests.factories_consent import give_consent
+from tests.forms import Form, forms_in
+from tests.hostile import Cast
+from tests.plugin import tally
+from tests.route_matrix import ARGS, RULES, endpoint_methods, first_allowed
 from tests.support.web import signed_in
 
+PAGES = [e for e, methods in endpoint_methods() if e in RULES and "GET" in methods and e not in ("static", "health.healthz")]
 KEY = re.compile(r'name="submission_key" value="([^"]+)"')
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -236,3 +242,88 @@ def test_a_form_sent_again_after_its_first_reply_was_lost_goes_back_to_its_page(
         app.config["SUBMISSION_WAIT_SECONDS"] = 5
     assert again.status_code == 303 and again.location == page
     assert _count(Message, case_id=case.id) == 1
+
+
+# ---------------------------------------------------------------------------------------- every form on every page
+
+_PLAUSIBLE_DAY = utcnow().date().isoformat()  # today: entries may not be in the future, appointments not past
+_walked: set = set()  # the routes whose forms have been sent twice
+_sent_twice: list = []  # those whose first post succeeded (a redirect)
+
+
+def plausible(form: Form) -> dict:
+    """What a person would type into each field: the hidden fields as given, the first choice of each list,
+    a date a week ahead, a time, a short fictional text."""
+    data = {}
+    for name, f in form.fields.items():
+        if f.kind in ("submit", "button", "file"):
+            continue
+        if f.kind == "hidden":
+            data[name] = f.options[0] if f.options else ""
+        elif f.kind in ("select", "radio", "checkbox"):
+            data[name] = next((o for o in f.options if o), "")
+        elif f.kind == "date" or name.endswith(("_on", "day", "date", "month")):
+            data[name] = _PLAUSIBLE_DAY
+        elif f.kind == "time" or name.endswith(("_time", "-at")):
+            data[name] = "00:05"
+        elif "crsid" in name:
+            data[name] = "ab123"
+        elif "phone" in name:
+            data[name] = "07700 900123"
+        elif f.kind == "email" or "email" in name:
+            data[name] = "someone.fictional@example.ac.uk"
+        elif f.kind == "password" or "password" in name:
+            data[name] = factories.PASSWORD
+        elif name.endswith("minutes"):
+            data[name] = "30"
+        elif f.kind == "number" or name.endswith(("months", "years", "per_adviser", "days")):
+            data[name] = "1"
+        else:
+            data[name] = "Fictional text"
+    return data
+
+
+@pytest.mark.parametrize("endpoint", PAGES)
+def test_every_form_sent_twice_does_its_work_once(app, ctx, endpoint):
+    """Walk every page as someone allowed to see it; send each of its signed-in forms twice with what a
+    person would type. Where the first post succeeds, the second saves nothing, adds no audit event, and is
+    answered with the first's redirect."""
+    cast = Cast(app)
+    args = cast.url_args(endpoint)
+    if "reference" in args and not isinstance(ARGS.get(endpoint), type(lambda: 0)):
+        record_case(cast.owner, reference=args["reference"])  # the table's sample reference, made real
+    client = cast.client(first_allowed(RULES[endpoint]))
+    with app.test_request_context():
+        page_url = url_for(endpoint, **args)
+    page = client.get(page_url)
+    if page.status_code != 200 or "html" not in page.content_type:
+        return
+    adapter = app.url_map.bind("localhost")
+    for form in forms_in(page.get_data(as_text=True), page_url):
+        try:
+            target = adapter.match(form.action, method="POST")[0]
+        except Exception:  # noqa: BLE001, S112 - a form posting nowhere we serve is the route matrix's business
+            continue
+        view = app.view_functions[target]
+        if target in _walked or getattr(view, PUBLIC_ATTR, False) or getattr(view, REPEATABLE_ATTR, None):
+            continue
+        _walked.add(target)
+        data = plausible(form)
+        first = client.post(form.action, data=data)
+        if first.status_code not in (302, 303):
+            continue  # what a person would type was not enough for this form: the five above are sent for real
+        events = _count(AuditEvent)
+        second = client.post(form.action, data=data)
+        assert second.status_code == 303 and second.location == first.location, (target, second.status_code)
+        assert _count(AuditEvent) == events, f"{target}: the second post was recorded"
+        _sent_twice.append(target)
+        tally("forms_sent_twice")
+
+
+def test_the_walk_sent_most_signed_in_forms_twice():
+    """The walk above reached the forms, not only their pages (it runs first, in file order). Those it does
+    not reach with plain answers (a file to upload, a two-step form, an authenticator code, a month) are
+    the five sent for real above, or have their own tests."""
+    if not _walked:
+        pytest.skip("the walk above did not run in this session")
+    assert len(_sent_twice) >= 25, (sorted(_sent_twice), sorted(_walked - set(_sent_twice)))
