@@ -4,7 +4,7 @@ log (and exports it), maintains the lists and wording, and decides erasure reque
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from backoffice import bp
@@ -25,11 +25,9 @@ from shared.lifecycle import erasure, retention
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import record_number
 from shared.security import mfa, sessions, staff_admin
-from shared.security.authz import roles
+from shared.security.authz import ADMINS, MANAGERS, roles
+from shared.web.casework_views import attachment
 from shared.web.forms import ConfirmForm
-
-ADMIN = ("admin",)
-MANAGERS = ("manager", "admin")
 
 
 @bp.get("/admin/")
@@ -42,13 +40,13 @@ def admin_home():
 
 
 @bp.get("/admin/staff")
-@roles(*ADMIN)
+@roles(*ADMINS)
 def admin_staff():
     return render_template("backoffice/admin/staff_list.html", staff=staff_admin.all_staff())
 
 
 @bp.route("/admin/staff/new", methods=["GET", "POST"])
-@roles(*ADMIN)
+@roles(*ADMINS)
 def admin_staff_new():
     form = NewStaffForm()
     if form.validate_on_submit():
@@ -71,7 +69,7 @@ def _staff_or_404(staff_id: int):
 
 
 @bp.route("/admin/staff/<int:staff_id>", methods=["GET", "POST"])
-@roles(*ADMIN)
+@roles(*ADMINS)
 def admin_staff_edit(staff_id):
     staff = _staff_or_404(staff_id)
     form = StaffForm(obj=staff)
@@ -100,7 +98,7 @@ STAFF_ACTIONS = {
 
 
 @bp.post("/admin/staff/<int:staff_id>/<any(deactivate, reactivate, 'reset-mfa', 'force-reset', 'end-sessions'):action>")
-@roles(*ADMIN)
+@roles(*ADMINS)
 def admin_staff_action(staff_id, action):
     staff = _staff_or_404(staff_id)
     if ConfirmForm().validate_on_submit():
@@ -181,7 +179,7 @@ def admin_consent_wording():
 
 
 @bp.route("/admin/retention", methods=["GET", "POST"])
-@roles(*ADMIN)
+@roles(*ADMINS)
 def admin_retention():
     form = RetentionForm(years=retention.retention_years())
     if form.validate_on_submit():
@@ -247,8 +245,7 @@ def admin_audit_csv():
         flash("Correct the filters before exporting.", "error")
         return redirect(url_for("backoffice.admin_audit", **request.args))
     body = audit_viewer.export_csv(current_user, filters)
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
+    return attachment(body, "audit-log.csv", "text/csv; charset=utf-8")
 
 
 # --- erasure requests (manager and administrator) -------------------------------------------------------

@@ -18,7 +18,7 @@ from shared.consent import history as student_history
 from shared.models import utcnow
 from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.forms import Form, FriendlyDateField, RecordCheckboxField
-from shared.security.authz import ADVICE_OFFICERS, roles
+from shared.security.authz import ADVICE_OFFICERS, MANAGERS, roles
 from shared.subject_access.deadlines import service_today
 from shared.web.casework_views import show_errors
 
@@ -225,7 +225,7 @@ def breach_addendum(breach_id):
 
 
 @bp.post("/notices/<int:notice_id>/read")
-@roles("manager", "admin")
+@roles(*MANAGERS)
 def notice_read(notice_id):
     try:
         breach.mark_notice_read(current_user, notice_id)
@@ -250,7 +250,7 @@ def incident_new():
 
 
 @bp.route("/incidents/<int:incident_id>/resolve", methods=["GET", "POST"])
-@roles("manager", "admin")
+@roles(*MANAGERS)
 def incident_resolve(incident_id):
     form = ResolveForm()
     if form.validate_on_submit():

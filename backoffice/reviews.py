@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
@@ -16,7 +16,7 @@ from shared.casework.cases import InvalidAnswers
 from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.forms import Form, FriendlyDateField, RecordSelectField, WholeNumber
 from shared.security.authz import MANAGERS, roles
-from shared.web.casework_views import show_errors
+from shared.web.casework_views import attachment, show_errors
 
 
 class SchemeForm(Form):
@@ -221,5 +221,4 @@ def review_action_done(review_id, action_id):
 @roles(*MANAGERS)
 def reviews_csv():
     body, _ = _service(file_review.assessor_csv, current_user)
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=file-reviews.csv"})
+    return attachment(body, "file-reviews.csv", "text/csv; charset=utf-8")

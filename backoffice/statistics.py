@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_login import current_user
 from wtforms import RadioField, SelectField, SubmitField
 from wtforms.fields import MonthField
@@ -15,6 +15,7 @@ from shared.platform.forms import Form
 from shared.security.authz import MANAGERS, roles
 from shared.statistics import publication
 from shared.statistics import queries as statistics
+from shared.web.casework_views import attachment
 
 
 class _Month(MonthField):
@@ -78,7 +79,7 @@ def statistics_page():
 
 
 @bp.route("/statistics/publishable", methods=["GET", "POST"])
-@roles("manager", "admin")
+@roles(*MANAGERS)
 def statistics_publishable():
     form = PublishForm()
     status = 200
@@ -89,8 +90,7 @@ def statistics_publishable():
             form.form_errors.append(exc.message)
             status = 400
         else:
-            return Response(export.content, mimetype=export.mimetype,
-                            headers={"Content-Disposition": f'attachment; filename="{export.filename}"'})
+            return attachment(export.content, export.filename, export.mimetype)
     elif form.is_submitted():
         status = 400
     return render_template("backoffice/statistics_publishable.html", form=form,

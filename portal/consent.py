@@ -14,7 +14,7 @@ from shared.consent import receipts as consent_receipts
 from shared.consent import requests as consent_requests
 from shared.consent.forms import ConfirmConsentForm, ConsentDetailsForm
 from shared.platform.errors import NotFound, ServiceError, ValidationFailed
-from shared.web.casework_views import show_errors
+from shared.web.casework_views import attachment, show_errors
 from shared.web.forms import ConfirmForm
 from shared.web.hooks import render_error
 
@@ -113,8 +113,7 @@ def consent_history():
 
 
 def _download(filename: str, data: bytes, mimetype: str) -> Response:
-    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                                      "Cache-Control": "no-store"})
+    return attachment(data, filename, mimetype)
 
 
 @bp.get("/consents/<int:consent_id>/receipt.json")

@@ -305,3 +305,35 @@ def test_production_mode_starts_with_safe_configuration_and_secure_cookies(monke
     assert not app.config["SEED_DEMO_ALLOWED"]
     resp = app.test_client().get("/healthz", base_url="https://localhost")
     assert "max-age" in resp.headers["Strict-Transport-Security"]
+
+
+def test_every_download_is_an_attachment_never_sniffed_nor_cached(db, student_browser, manager_browser, student):
+    """One download responder: the receipt, the published statistics and the CSVs, as the documents."""
+    from tests.factories_consent import give_consent
+
+    consent = give_consent(student)
+    downloads = [student_browser.get(f"/consents/{consent.id}/receipt.json"),
+                 student_browser.get(f"/consents/{consent.id}/receipt.pdf"),
+                 manager_browser.get("/staff/admin/audit.csv")]
+    for resp in downloads:
+        assert resp.status_code == 200, resp.request.path
+        assert resp.headers["Content-Disposition"].startswith("attachment;"), resp.request.path
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", resp.request.path
+        assert "no-store" in resp.headers["Cache-Control"], resp.request.path
+
+
+def test_the_services_check_their_actor_not_only_the_guard(db, student):
+    """Subject access's staff services and third-party enquiries refuse anyone who is not staff themselves."""
+    from shared.consent import enquiries
+    from shared.platform.errors import NotFound
+    from shared.subject_access import reading
+    from tests.factories_access import make_request
+
+    req = make_request(student)
+    for call in (lambda: reading.view(student, req.id), lambda: reading.queue(student),
+                 lambda: enquiries.enquiries(student), lambda: enquiries.enquiry(student, 1),
+                 lambda: enquiries.answer_enquiry(student, enquirer_name="A", enquirer_role=None,
+                                                  enquirer_organisation="B", about_name="C", about_email=None,
+                                                  asked="D")):
+        with pytest.raises(NotFound):
+            call()

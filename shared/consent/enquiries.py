@@ -19,6 +19,7 @@ from shared.models import (
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
 from shared.security.accounts import student_with_email
+from shared.security.authz import can_view_all_cases
 
 NCND = ("The Advice Service is confidential. We can neither confirm nor deny whether any particular person has "
         "contacted us or is using the service. If the person you are asking about would like us to talk to you, "
@@ -42,6 +43,7 @@ def answer_enquiry(officer: Staff, *, enquirer_name: str, enquirer_role: str | N
                    about_name: str, about_email: str | None, asked: str) -> EnquiryAnswer:
     """Log an enquiry from outside the service and say what the officer may answer. The answer to someone who
     is not a student of the service is word for word the answer about a student who has not consented."""
+    _require_staff(officer)
     errors: dict[str, str] = {}
     enquirer_name = checked_text(errors, "enquirer_name", enquirer_name, "who asked", 200, True)
     enquirer_role = checked_text(errors, "enquirer_role", enquirer_role, "their role", 200, False)
@@ -75,12 +77,20 @@ def answer_enquiry(officer: Staff, *, enquirer_name: str, enquirer_role: str | N
     return EnquiryAnswer(row, decision.allowed, CONFIRM if decision.allowed else NCND)
 
 
+def _require_staff(staff) -> None:
+    """The service checks its actor itself, not only the blueprint's guard: only staff reach enquiries."""
+    if not can_view_all_cases(staff):
+        raise NotFound()
+
+
 def enquiries(staff: Staff, limit: int = 50) -> list:
+    _require_staff(staff)
     audit.record_view(staff, "enquiries.listed")
     return list(db.session.scalars(select(ThirdPartyEnquiry).order_by(ThirdPartyEnquiry.answered_at.desc()).limit(limit)))
 
 
 def enquiry(staff: Staff, enquiry_id: int) -> EnquiryAnswer:
+    _require_staff(staff)
     row = db.session.get(ThirdPartyEnquiry, enquiry_id)
     if row is None:
         raise NotFound()

@@ -24,6 +24,7 @@ from shared.models import (
 from shared.models.access import OPEN_STATUSES
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
+from shared.security.authz import can_view_all_cases
 from shared.subject_access.deadlines import (
     days_left,
     due_date,
@@ -117,6 +118,8 @@ def _open_requests():
 
 def queue(staff: Staff, *, include_closed: bool = False, today: date | None = None) -> list[QueueRow]:
     """Open requests, soonest due first (then, if asked, the closed ones, newest first)."""
+    if not can_view_all_cases(staff):
+        raise NotFound()
     today = today or service_today()
     walled = wall.walled_students(staff)
     rows = sorted((_row(r, today) for r in _open_requests() if r.student_id not in walled),
@@ -158,6 +161,8 @@ def get_request(request_id: int, *, for_update: bool = False, staff: Staff | Non
     it queue and the second sees the state the first left (SQLite's writers queue at BEGIN IMMEDIATE).
     For a member of staff behind an ethical wall from one of the student's cases, the request (whose copy
     holds that case) is not found."""
+    if staff is not None and not can_view_all_cases(staff):  # the service checks its actor, not only the guard
+        raise NotFound()
     req = db.session.get(AccessRequest, request_id, with_for_update=True if for_update else None)
     if req is None:
         raise NotFound()

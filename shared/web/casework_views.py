@@ -44,13 +44,24 @@ def send_download(found: documents.Download) -> Response:
     return streamed_attachment(found.chunks, found.filename, found.content_type, found.size)
 
 
-def streamed_attachment(chunks, filename: str, content_type: str, size: int | None = None) -> Response:
-    """A stored file sent chunk by chunk as it is read from the blob store (never held whole), as an
-    attachment with a fixed name, not cached, not sniffed."""
-    response = Response(stream_with_context(chunks), mimetype=content_type)
+def attachment(data: bytes | str, filename: str, content_type: str) -> Response:
+    """A file made for this request (a receipt, a report, a CSV), sent as every download is: an attachment
+    with a fixed name, not cached, not sniffed."""
+    body = data.encode("utf-8") if isinstance(data, str) else data
+    return _as_attachment(Response(body, mimetype=content_type), filename)
+
+
+def _as_attachment(response: Response, filename: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def streamed_attachment(chunks, filename: str, content_type: str, size: int | None = None) -> Response:
+    """A stored file sent chunk by chunk as it is read from the blob store (never held whole), as an
+    attachment with a fixed name, not cached, not sniffed."""
+    response = _as_attachment(Response(stream_with_context(chunks), mimetype=content_type), filename)
     if size is not None:
         response.headers["Content-Length"] = str(size)
     return response
