@@ -15,7 +15,6 @@ from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form
 from shared.subject_access import deadlines, jobs
 from shared.subject_access import reading as sar_reading
-from shared.subject_access import records as sar_records
 from shared.subject_access import requests as access
 from shared.subject_access import states as sar_states
 from shared.web.hooks import render_error
@@ -65,12 +64,6 @@ class RedactForm(Form):
     submit = SubmitField("Withhold")
 
 
-@bp.context_processor
-def _access_dashboard():
-    # the dashboard includes backoffice/_dashboard_extra_access.html, which calls this
-    return {"access_near_deadline": sar_reading.near_deadline}
-
-
 def _not_found():
     return render_error(404, "We could not find that request.")
 
@@ -115,7 +108,7 @@ def _request_page(request_id, status=200, refusal=None, **forms):
     forms.setdefault("refuse_form", RefuseForm(formdata=None))
     return render_template("backoffice/access/request.html", req=req, job=sar_reading.current_job(req),
                            job_is_stale=_job_is_stale(req), access=sar_reading, deadlines=deadlines,
-                           sar_records=sar_records, unanswered=UNANSWERED_STATUSES, refusal=refusal, **forms), status
+                           unanswered=UNANSWERED_STATUSES, refusal=refusal, **forms), status
 
 
 @bp.get("/access/<int:request_id>")
@@ -171,7 +164,7 @@ def access_review(request_id):
     except NotFound:
         return _not_found()
     return render_template("backoffice/access/review.html", req=req, record=record, access=sar_reading,
-                           deadlines=deadlines, sar_records=sar_records, unanswered=UNANSWERED_STATUSES,
+                           deadlines=deadlines, unanswered=UNANSWERED_STATUSES,
                            another_releaser_needed=access.needs_another_releaser(req, current_user))
 
 

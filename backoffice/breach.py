@@ -13,8 +13,6 @@ from backoffice import bp
 from shared.casework import cases as casework
 from shared.consent import breach
 from shared.consent import gate as consent
-from shared.consent import giving as consent_giving
-from shared.consent import history as student_history
 from shared.models import utcnow
 from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.forms import Form, FriendlyDateField, RecordCheckboxField
@@ -92,19 +90,10 @@ def _moment(day: date | None):
     return casework.local_to_utc(day, time(12, 0))
 
 
-@bp.context_processor
-def _manager_panels():
-    # backoffice/_dashboard_extra.html: notices and open security incidents, for the manager
-    # and, for every advice officer, the breach consultations waiting for their advice or their decision
-    return {"manager_notices": breach.unread_notices, "open_incidents": breach.open_incidents,
-            "incident_hours_left": breach.hours_left, "consultations_waiting": breach.waiting_for,
-            "consultations_to_decide": breach.undecided_requests_by}
-
-
 @bp.get("/breaches")
 def breaches():
     return render_template("backoffice/breach/index.html", rows=breach.breaches_overview(current_user),
-                           incidents=breach.open_incidents(), labels=breach.GROUND_LABELS, consent=consent, giving=consent_giving, history=student_history)
+                           incidents=breach.open_incidents(), labels=breach.GROUND_LABELS)
 
 
 @bp.route("/cases/<reference>/breach", methods=["GET", "POST"])
@@ -144,7 +133,7 @@ def breach_request(request_id, advice_form=None, decision_form=None):
                                      recipient_organisation=req.recipient_organisation)
     return render_template("backoffice/breach/request.html", r=req, record=breach.record_for_request(req.id),
                            student_email=student_label, case_ref=case_ref, labels=breach.GROUND_LABELS,
-                           consent=consent, giving=consent_giving, history=student_history, advice_form=advice_form or AdviceForm(), decision_form=decision_form)
+                           advice_form=advice_form or AdviceForm(), decision_form=decision_form)
 
 
 def _post(form, call, page):
@@ -210,7 +199,7 @@ def breach_show(breach_id, form=None):
     student_label, case_ref = breach.identity(record)
     return render_template("backoffice/breach/show.html", b=record, addenda=breach.addenda(record.id),
                            student_email=student_label, case_ref=case_ref,
-                           labels=breach.GROUND_LABELS, consent=consent, giving=consent_giving, history=student_history, form=form or AddendumForm())
+                           labels=breach.GROUND_LABELS, form=form or AddendumForm())
 
 
 @bp.post("/breaches/<int:breach_id>/addenda")

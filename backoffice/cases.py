@@ -33,9 +33,7 @@ from shared.models import utcnow
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form, RecordSelectField, WholeNumber, record_number
 from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
-
-bp.add_app_template_filter(casework.to_local, "local")
-bp.add_app_template_filter(casework.day_text, "day")
+from shared.web.dashboard import dashboard_panels
 
 
 class CaseActionForm(Form):
@@ -122,9 +120,9 @@ def _page_number(value: str | None) -> int:
 
 @bp.get("/")
 def dashboard():
-    return render_template("backoffice/dashboard.html", board=case_list.dashboard(current_user),
-                           labels=casework.labels(), statuses=STAFF_STATUS,
-                           conflicts_to_decide=conflicts.undecided_for(current_user))
+    panels = dashboard_panels(current_user)
+    return render_template("backoffice/dashboard.html", panels=panels, board=panels.board,
+                           labels=casework.labels(), statuses=STAFF_STATUS)
 
 
 @bp.get("/cases")

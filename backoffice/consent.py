@@ -74,7 +74,7 @@ def _sharing(reference: str, form: DisclosureForm | None = None, status: int = 2
     form = form or DisclosureForm()
     form.consent_id.choices = [(str(o.consent_id), f"{o.recipient} (until {student_history.format_moment(o.until)})") for o in page.offers]
     form.document_ids.choices = [(d.id, d.title) for d in consent_giving.student_documents(page.case.student, page.case.id)]
-    return render_template("backoffice/consent/sharing.html", page=page, form=form, consent=consent, giving=consent_giving, history=student_history,
+    return render_template("backoffice/consent/sharing.html", page=page, form=form, consent=consent, giving=consent_giving,
                            methods=METHOD_LABELS), status
 
 
@@ -127,7 +127,7 @@ def consent_record(reference):
         else:
             flash("The consent has been recorded.", "success")
             return redirect(url_for("backoffice.consent_sharing", reference=reference))
-    return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent, giving=consent_giving, history=student_history)
+    return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent, giving=consent_giving)
 
 
 class EnquiryForm(Form):
@@ -163,7 +163,7 @@ def enquiry_show(enquiry_id):
         answer = consent_enquiries.enquiry(current_user, enquiry_id)
     except NotFound:
         abort(404)
-    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent, giving=consent_giving, history=student_history)
+    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent, giving=consent_giving)
 
 
 class ConsentRequestForm(ConsentDetailsForm):

@@ -77,10 +77,8 @@ def _service(call, *args, form=None, **kwargs):
 
 @bp.context_processor
 def _review_panels():
-    # backoffice/_dashboard_extra_reviews.html: feedback on the adviser's files, and files to review
-    # and backoffice/cases/_review_panel.html: the reviews of the case on its page
-    return {"review_feedback_waiting": file_review.feedback_waiting, "reviews_to_do": file_review.reviews_to_do,
-            "reviews_of_case": file_review.reviews_of_case, "review_statuses": file_review.STATUS_LABELS}
+    # backoffice/cases/_review_panel.html: the reviews of the case on its page
+    return {"reviews_of_case": file_review.reviews_of_case, "review_statuses": file_review.STATUS_LABELS}
 
 
 @bp.get("/file-reviews")

@@ -26,9 +26,6 @@ from shared.platform.forms import Form, FriendlyDateField, MultiCheckboxField
 from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
 from shared.web.submissions import repeatable
 
-bp.add_app_template_filter(casework.to_local, "local")
-bp.add_app_template_filter(casework.day_text, "day")
-
 
 class IntakeForm(Form):
     """Fields only: every rule lives in shared.casework.intake.clean_intake, which the form's errors come from."""

@@ -32,6 +32,7 @@ from shared.models import (
     Student,
     utcnow,
 )
+from shared.platform import clock
 from shared.platform.errors import NotFound, ValidationFailed
 from shared.platform.extensions import db
 from shared.subject_access.deadlines import SERVICE_TZ, add_months, service_today
@@ -97,8 +98,7 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=SERVICE_TZ).astimezone(UTC)
 
 
-def format_day(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+format_day = clock.format_day
 
 
 @dataclass

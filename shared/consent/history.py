@@ -18,13 +18,10 @@ from shared.models import (
     Staff,
     Student,
 )
+from shared.platform import clock
 from shared.platform.extensions import db
-from shared.subject_access.deadlines import SERVICE_TZ
 
-
-def format_moment(value: datetime) -> str:
-    local = value.astimezone(SERVICE_TZ)
-    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
+format_moment = clock.format_moment
 
 
 def my_consents(student: Student) -> list[Consent]:

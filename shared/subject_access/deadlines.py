@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
+
+from shared.platform import clock
 
 MAX_EXTENSION_MONTHS = 2
-SERVICE_TZ = ZoneInfo("Europe/London")
+SERVICE_TZ = clock.SERVICE_TZ
 
 Pause = tuple[date, date | None]  # (started_on, ended_on or None while still paused)
 
@@ -62,10 +63,6 @@ def days_left(due_on: date, today: date) -> int:
     return (due_on - today).days
 
 
-def service_date(moment: datetime) -> date:
-    """The calendar date in the UK of an aware moment: the ICO's days are the service's days."""
-    return moment.astimezone(SERVICE_TZ).date()
-
-
-def service_today() -> date:
-    return service_date(datetime.now(UTC))
+# The ICO's days are the service's days (shared.platform.clock).
+service_date = clock.service_date
+service_today = clock.today

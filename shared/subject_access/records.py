@@ -42,8 +42,8 @@ from shared.models import (
     StudentProfile,
     utcnow,
 )
+from shared.platform import clock
 from shared.platform.extensions import db
-from shared.subject_access.deadlines import SERVICE_TZ
 
 WITHHELD = "[withheld: information about another person]"
 INCLUDED_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -175,13 +175,8 @@ def _facts(*pairs: tuple[str, object]) -> list[Fact]:
     return out
 
 
-def format_day(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
-
-
-def format_moment(value: datetime) -> str:
-    local = value.astimezone(SERVICE_TZ)
-    return f"{local.day} {local:%B %Y, %H:%M}"
+format_day = clock.format_day
+format_moment = clock.format_moment
 
 
 def _labels() -> dict[tuple[str, str], str]:

@@ -37,6 +37,7 @@ from werkzeug.routing import IntegerConverter, Map, ValidationError
 from werkzeug.utils import cached_property
 
 from shared.casework.documents import limit_text
+from shared.platform import clock
 from shared.platform.extensions import db, login_manager
 from shared.platform.forms import NUMBER_MAX
 from shared.security import sessions
@@ -310,6 +311,9 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = ReadUnreadBody(app.wsgi_app)
     app.jinja_env.globals["options"] = select_options
     app.jinja_env.globals["csrf_token"] = kept_csrf_token
+    # The one clock's ways of writing days and moments (shared.platform.clock), for every page and PDF.
+    app.jinja_env.filters.update(local=clock.local, day=clock.short_day, long_day=clock.format_day,
+                                 moment=clock.format_moment)
     submissions.init_app(app, csrf_token=kept_csrf_token, error_page=render_error)
 
     @login_manager.user_loader
