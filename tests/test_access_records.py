@@ -120,3 +120,20 @@ def test_images_are_included_and_pdfs_attached(student, officer, full):
     assert "Letter from college [doc].pdf" in attachment_names(pdf)
     text = pdf_text(pdf)
     assert "Photo of the notice [doc]" in text and "Spreadsheet [doc]" in text
+
+
+def test_the_copy_says_each_answer_in_words_not_the_codes_we_store(student, db):
+    """A student reads "Soon: within the next two weeks", never "soon"; "By phone", never "phone"."""
+    from shared.subject_access.records import collect
+    from tests.factories_casework import make_case as submit_case
+
+    submit_case(student, urgency="soon", meeting_preference="phone", safe_channels=["email", "text"],
+                phone="07700 900456")
+    copy = collect(student.id)
+    facts = {f.label: f.value for f in copy.cases[0].facts}
+    details = {f.label: f.value for f in copy.details.facts}
+    assert facts["Urgency"] == "Soon: within the next two weeks"
+    assert facts["Meeting preference"] == "By phone"
+    assert facts["Status"] == "New"
+    assert facts["How you contacted us"] == "Online casework form"  # the service's list's words
+    assert details["Safe ways to contact you"] == "Email, Text message"

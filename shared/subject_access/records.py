@@ -23,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shared.casework import conflicts, documents
+from shared.casework.cases import MEETING, STUDENT_STATUS
+from shared.casework.intake import CHANNELS, URGENCY
 from shared.consent.giving import how_given
 from shared.consent.history import basis_for_student, visible_to_student
 from shared.models import (
@@ -225,7 +227,7 @@ def collect(
             ("Year of study", profile.year_of_study),
             ("CRSid", profile.crsid),
             ("Phone", profile.phone),
-            ("Safe ways to contact you", profile.safe_channels),
+            ("Safe ways to contact you", ", ".join(CHANNELS.get(c, c) for c in (profile.safe_channels or "").split(",") if c)),
             ("We may leave a message", profile.may_leave_message),
             ("Notes about contacting you", profile.contact_notes),
             ("Accessibility needs", profile.accessibility_needs),
@@ -304,7 +306,7 @@ def _case_record(case, labels, names, red, entries, flags, messages, appointment
     facts = _facts(
         ("Reference", case.reference),
         ("Area", labels.get(("area", case.area_code), case.area_code)),
-        ("Status", case.status.capitalize()),
+        ("Status", STUDENT_STATUS.get(case.status, case.status)),
         ("Opened", case.opened_at),
         ("Closed", case.closed_at),
         ("Outcome", labels.get(("outcome", case.outcome_code or ""), case.outcome_code)),
@@ -313,9 +315,9 @@ def _case_record(case, labels, names, red, entries, flags, messages, appointment
         ("College", labels.get(("college", case.college_code or ""), case.college_code)),
         ("Faculty or department", case.faculty),
         ("Year of study", case.year_of_study),
-        ("Urgency", case.urgency),
+        ("Urgency", URGENCY.get(case.urgency, case.urgency)),
         ("Your deadline", case.deadline),
-        ("Meeting preference", case.meeting_preference),
+        ("Meeting preference", MEETING.get(case.meeting_preference or "", case.meeting_preference)),
         ("Private room", case.private_room),
     )
     form = None
