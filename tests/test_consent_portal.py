@@ -241,3 +241,14 @@ def test_the_consent_pages_show_a_withdrawal_from_what_is_stored_not_only_from_a
         assert "Withdraw consent" not in page
     listing = html.unescape(student_browser.get("/consents").get_data(as_text=True))
     assert f"withdrawn</span> on {moment}" in listing
+
+
+def test_receipt_pdf_gives_each_detail_on_its_own_line_as_the_page_does(db, student, student_browser):
+    from tests.support.pdf import text_lines
+
+    confirm(student_browser, review(student_browser))
+    c = db.session.scalars(select(Consent)).one()
+    lines = text_lines(student_browser.get(f"/consents/{c.id}/receipt.pdf").get_data()).splitlines()
+    for label in ("Status", "Given", "How", "Shared with", "Why", "What", "Cases", "Until", "Ends"):
+        assert any(line.startswith(label + " ") or line == label for line in lines), (label, lines[:30])
+    assert not any(line.startswith("Status") and "Given" in line for line in lines)  # not one run-on paragraph
