@@ -13,7 +13,7 @@ from shared.models import PauseReason, RedactionTarget
 from shared.models.access import UNANSWERED_STATUSES
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form
-from shared.subject_access import deadlines, jobs
+from shared.subject_access import jobs
 from shared.subject_access import reading as sar_reading
 from shared.subject_access import requests as access
 from shared.subject_access import states as sar_states
@@ -107,7 +107,7 @@ def _request_page(request_id, status=200, refusal=None, **forms):
     forms.setdefault("extend_form", ExtendForm(formdata=None))
     forms.setdefault("refuse_form", RefuseForm(formdata=None))
     return render_template("backoffice/access/request.html", req=req, job=sar_reading.current_job(req),
-                           job_is_stale=_job_is_stale(req), access=sar_reading, deadlines=deadlines,
+                           job_is_stale=_job_is_stale(req), summary=sar_reading.summary(req),
                            unanswered=UNANSWERED_STATUSES, refusal=refusal, **forms), status
 
 
@@ -163,8 +163,8 @@ def access_review(request_id):
         req, record = sar_reading.review(current_user, request_id)
     except NotFound:
         return _not_found()
-    return render_template("backoffice/access/review.html", req=req, record=record, access=sar_reading,
-                           deadlines=deadlines, unanswered=UNANSWERED_STATUSES,
+    return render_template("backoffice/access/review.html", req=req, record=record, summary=sar_reading.summary(req),
+                           unanswered=UNANSWERED_STATUSES,
                            another_releaser_needed=access.needs_another_releaser(req, current_user))
 
 

@@ -9,14 +9,12 @@ from wtforms.validators import InputRequired, Length
 
 from portal import bp
 from shared.models import Case
-from shared.models.access import UNANSWERED_STATUSES
+from shared.platform import clock
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.extensions import db
 from shared.platform.forms import Form
 from shared.subject_access import copies as sar_copies
-from shared.subject_access import deadlines
 from shared.subject_access import reading as sar_reading
-from shared.subject_access import records as sar_records
 from shared.subject_access import requests as access
 from shared.web.casework_views import streamed_attachment
 from shared.web.hooks import render_error
@@ -45,9 +43,8 @@ def _case_choices(student) -> list[tuple[str, str]]:
 
 @bp.get("/records")
 def access_index():
-    return render_template("portal/access/index.html", requests=sar_reading.requests_of(current_user),
-                           access=sar_reading, deadlines=deadlines, sar_records=sar_records,
-                           unanswered=UNANSWERED_STATUSES)
+    return render_template("portal/access/index.html",
+                           requests=[sar_reading.for_student_view(r) for r in sar_reading.requests_of(current_user)])
 
 
 @bp.route("/records/request", methods=["GET", "POST"])
@@ -61,7 +58,7 @@ def access_new():
         except ServiceError as exc:
             form.form_errors.append(exc.message)
         else:
-            flash(f"We have your request ({req.reference}). We will reply by {sar_records.format_day(req.due_on)}.", "success")
+            flash(f"We have your request ({req.reference}). We will reply by {clock.format_day(req.due_on)}.", "success")
             return redirect(url_for("portal.access_show", request_id=req.id))
     return render_template("portal/access/new.html", form=form)
 
@@ -75,8 +72,8 @@ def access_show(request_id):
         req = sar_reading.for_student(current_user, request_id)
     except NotFound:
         return render_error(404, NOT_FOUND)
-    return render_template("portal/access/show.html", req=req, job=sar_reading.current_job(req), access=sar_reading,
-                           deadlines=deadlines, sar_records=sar_records, unanswered=UNANSWERED_STATUSES)
+    return render_template("portal/access/show.html", req=req, view=sar_reading.for_student_view(req),
+                           job=sar_reading.current_job(req))
 
 
 @bp.get("/records/<int:request_id>/download")

@@ -21,13 +21,15 @@ from shared.models import (
     Student,
     utcnow,
 )
-from shared.models.access import OPEN_STATUSES
+from shared.models.access import OPEN_STATUSES, UNANSWERED_STATUSES
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
 from shared.security.authz import can_view_all_cases
 from shared.subject_access.deadlines import (
+    MAX_EXTENSION_MONTHS,
     days_left,
     due_date,
+    first_month_ends,
     service_today,
 )
 from shared.subject_access.records import RedactionRule, StudentRecord, collect
@@ -176,6 +178,53 @@ def view(staff: Staff, request_id: int) -> AccessRequest:
     req = get_request(request_id, staff=staff)
     audit.record_view(staff, "access.request_viewed", req, student_id=req.student_id, case_id=req.case_id)
     return req
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """What the staff pages show about a request, worked out here (the pages are handed no module)."""
+
+    scope: str
+    status: str
+    due_on: date
+    days_left: int
+    first_month_ends: date
+    may_extend: bool
+    pauses: list[tuple[str, date, date | None]]  # (why, from, to or None while paused)
+
+
+def summary(req: AccessRequest, today: date | None = None) -> RequestSummary:
+    today = today or service_today()
+    due = live_due(req, today)
+    return RequestSummary(
+        scope=scope_label(req), status=STATUS_LABELS[req.status], due_on=due, days_left=days_left(due, today),
+        first_month_ends=first_month_ends(req.received_on, pauses_of(req), today=today),
+        may_extend=req.extension_months < MAX_EXTENSION_MONTHS,
+        pauses=[(PAUSE_LABELS[p.reason], p.started_on, p.ended_on) for p in req.pauses],
+    )
+
+
+@dataclass(frozen=True)
+class StudentRequestView:
+    """A request as its student sees it: the same for every student whatever the service's own steps."""
+
+    req: AccessRequest
+    scope: str
+    status: str
+    reply_by: date | None  # while unanswered
+    paused_since: date | None
+    paused_for: str | None  # what the service is waiting for
+    download_open: bool
+
+
+def for_student_view(req: AccessRequest, today: date | None = None) -> StudentRequestView:
+    pause = open_pause(req) if req.status == AccessStatus.PAUSED.value else None
+    return StudentRequestView(
+        req=req, scope=scope_label(req), status=status_for_student(req),
+        reply_by=live_due(req, today) if req.status in UNANSWERED_STATUSES else None,
+        paused_since=pause.started_on if pause else None, paused_for=PAUSE_LABELS[pause.reason] if pause else None,
+        download_open=download_open(req),
+    )
 
 
 def _rules(req: AccessRequest) -> list[RedactionRule]:
