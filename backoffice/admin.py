@@ -33,7 +33,8 @@ from shared.web.forms import ConfirmForm
 @bp.get("/admin/")
 @roles(*MANAGERS)
 def admin_home():
-    return render_template("backoffice/admin/index.html", kinds=service_lists.KIND_LABELS)
+    return render_template("backoffice/admin/index.html", kinds=service_lists.KIND_LABELS,
+                           is_admin=current_user.role in ADMINS)
 
 
 # --- staff accounts (administrator) ---------------------------------------------------------------------

@@ -93,7 +93,8 @@ def _moment(day: date | None):
 @bp.get("/breaches")
 def breaches():
     return render_template("backoffice/breach/index.html", rows=breach.breaches_overview(current_user),
-                           incidents=breach.open_incidents(), labels=breach.GROUND_LABELS)
+                           incidents=breach.open_incidents(), labels=breach.GROUND_LABELS,
+                           may_resolve=current_user.role in MANAGERS)
 
 
 @bp.route("/cases/<reference>/breach", methods=["GET", "POST"])
@@ -133,6 +134,7 @@ def breach_request(request_id, advice_form=None, decision_form=None):
                                      recipient_organisation=req.recipient_organisation)
     return render_template("backoffice/breach/request.html", r=req, record=breach.record_for_request(req.id),
                            student_email=student_label, case_ref=case_ref, labels=breach.GROUND_LABELS,
+                           advice_officer=current_user.role in ADVICE_OFFICERS,
                            advice_form=advice_form or AdviceForm(), decision_form=decision_form)
 
 

@@ -23,12 +23,13 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from backoffice import bp
-from shared.casework import case_list, conflicts, documents, intake, reflective
+from shared.casework import case_list, conflicts, documents, file_review, intake, reflective
 from shared.casework import cases as casework
 from shared.casework import record as case_record
 from shared.casework.case_list import CaseFilters
 from shared.casework.cases import MEETING, STAFF_STATUS, InvalidAnswers
 from shared.casework.record import ENTRY_KINDS
+from shared.consent import sharing as case_sharing
 from shared.models import utcnow
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form, RecordSelectField, WholeNumber, record_number
@@ -173,7 +174,9 @@ def _render_case(reference: str, status: int = 200, **failed):
     return render_template(
         "backoffice/cases/case.html", page=page, labels=casework.labels(), statuses=STAFF_STATUS,
         meeting=MEETING, urgency=intake.URGENCY, channels=intake.CHANNELS, entry_kinds=ENTRY_KINDS,
-        download=documents.download_name, limit=documents.limit_text(), relations=conflicts.RELATIONS, **forms,
+        download=documents.download_name, limit=documents.limit_text(), relations=conflicts.RELATIONS,
+        consent_offers=case_sharing.offers_for(page.case.student_id, page.case.id),
+        case_reviews=file_review.review_links(current_user, page.case.id), **forms,
     ), status
 
 

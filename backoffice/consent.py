@@ -25,6 +25,7 @@ from shared.platform.forms import (
     RecordRadioField,
     RecordSelectField,
 )
+from shared.security.authz import ADVICE_OFFICERS
 from shared.web.casework_views import show_errors
 
 METHOD_LABELS = {"email": "Email", "phone": "Phone", "letter": "Letter", "in_person": "In person", "other": "Other"}
@@ -59,13 +60,6 @@ class RecordConsentForm(ConsentDetailsForm):
         return self
 
 
-@bp.context_processor
-def _consent_panel():
-    # backoffice/cases/_consent_panel.html (on the case page) calls this; the case view is already audited
-    return {"consent_offers": lambda case: case_sharing.offers_for(case.student_id, case.id),
-            "consent_scope_labels": consent.STAFF_SCOPE_LABELS}
-
-
 def _sharing(reference: str, form: DisclosureForm | None = None, status: int = 200):
     try:
         page = case_sharing.sharing_page(current_user, reference)
@@ -74,7 +68,8 @@ def _sharing(reference: str, form: DisclosureForm | None = None, status: int = 2
     form = form or DisclosureForm()
     form.consent_id.choices = [(str(o.consent_id), f"{o.recipient} (until {student_history.format_moment(o.until)})") for o in page.offers]
     form.document_ids.choices = [(d.id, d.title) for d in consent_giving.student_documents(page.case.student, page.case.id)]
-    return render_template("backoffice/consent/sharing.html", page=page, form=form, consent=consent, giving=consent_giving,
+    return render_template("backoffice/consent/sharing.html", page=page, form=form,
+                           advice_officer=current_user.role in ADVICE_OFFICERS,
                            methods=METHOD_LABELS), status
 
 
@@ -127,7 +122,7 @@ def consent_record(reference):
         else:
             flash("The consent has been recorded.", "success")
             return redirect(url_for("backoffice.consent_sharing", reference=reference))
-    return render_template("backoffice/consent/record.html", form=form, case=case, consent=consent, giving=consent_giving)
+    return render_template("backoffice/consent/record.html", form=form, case=case, max_months=consent_giving.max_months())
 
 
 class EnquiryForm(Form):
@@ -163,7 +158,7 @@ def enquiry_show(enquiry_id):
         answer = consent_enquiries.enquiry(current_user, enquiry_id)
     except NotFound:
         abort(404)
-    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry, consent=consent, giving=consent_giving)
+    return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry)
 
 
 class ConsentRequestForm(ConsentDetailsForm):

@@ -75,16 +75,11 @@ def _service(call, *args, form=None, **kwargs):
     return None, False
 
 
-@bp.context_processor
-def _review_panels():
-    # backoffice/cases/_review_panel.html: the reviews of the case on its page
-    return {"reviews_of_case": file_review.reviews_of_case, "review_statuses": file_review.STATUS_LABELS}
-
-
 @bp.get("/file-reviews")
 def reviews_overview():
     view = file_review.overview(current_user, request.args.get("quarter"))
     return render_template("backoffice/reviews/overview.html", view=view, selected=request.args.get("quarter"),
+                           manages=current_user.role in MANAGERS,
                            statuses=file_review.STATUS_LABELS, is_overdue=file_review.is_overdue)
 
 

@@ -33,13 +33,14 @@ def _details_form(form_class=ConsentDetailsForm):
 def _review(form: ConfirmConsentForm, details: consent_giving.ConsentDetails, request=None):
     text = consent_giving.statement(current_user, details)
     form.shown_sha256.data = consent_giving.sha256(text)
-    return render_template("portal/consent/review.html", form=form, details=details, text=text, consent=consent, giving=consent_giving, history=student_history,
-                           documents={d.id: d.title for d in consent_giving.student_documents(current_user)}, request_=request)
+    documents = {d.id: d.title for d in consent_giving.student_documents(current_user)}
+    return render_template("portal/consent/review.html", form=form, details=details, text=text,
+                           scope_lines=consent_giving.describe_scopes(details, documents), request_=request)
 
 
 @bp.get("/consents")
 def consent_index():
-    return render_template("portal/consent/index.html", consents=student_history.my_consents(current_user), consent=consent, giving=consent_giving, history=student_history,
+    return render_template("portal/consent/index.html", consents=student_history.my_consents(current_user),
                            requests=consent_requests.pending_for(current_user))
 
 
@@ -54,19 +55,19 @@ def consent_new():
         else:
             review = _details_form(ConfirmConsentForm)
             return _review(review, details)
-    return render_template("portal/consent/new.html", form=form, consent=consent, giving=consent_giving, history=student_history)
+    return render_template("portal/consent/new.html", form=form)
 
 
 @bp.post("/consents/confirm")
 def consent_confirm():
     form = _details_form(ConfirmConsentForm)
     if not form.validate_on_submit():
-        return render_template("portal/consent/new.html", form=form, consent=consent, giving=consent_giving, history=student_history)
+        return render_template("portal/consent/new.html", form=form)
     try:
         details = consent_giving.clean_details(current_user, form.details())
     except consent.InvalidConsent as exc:
         show_errors(form, exc)
-        return render_template("portal/consent/new.html", form=form, consent=consent, giving=consent_giving, history=student_history)
+        return render_template("portal/consent/new.html", form=form)
     try:
         given = consent_giving.grant(current_user, details, confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
                               shown_sha256=form.shown_sha256.data)
@@ -87,7 +88,7 @@ def consent_show(consent_id):
         given = student_history.view_consent(current_user, current_user, consent_id)
     except NotFound:
         return _not_found()
-    return render_template("portal/consent/show.html", c=given, consent=consent, giving=consent_giving, history=student_history, form=ConfirmForm())
+    return render_template("portal/consent/show.html", c=given, form=ConfirmForm())
 
 
 @bp.post("/consents/<int:consent_id>/withdraw")
@@ -109,7 +110,7 @@ def consent_withdraw(consent_id):
 
 @bp.get("/consents/history")
 def consent_history():
-    return render_template("portal/consent/history.html", rows=student_history.disclosure_history(current_user), consent=consent, giving=consent_giving, history=student_history)
+    return render_template("portal/consent/history.html", rows=student_history.disclosure_history(current_user))
 
 
 def _download(filename: str, data: bytes, mimetype: str) -> Response:

@@ -44,3 +44,41 @@ def test_the_rule_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "x.py"
     bad.write_text("from portal import views\nimport backoffice.views\n")
     assert _imports(bad) == {"portal", "backoffice"}
+
+
+def _modules_handed_to_templates(path: Path) -> list[str]:
+    """render_template(..., name=value) calls in a view module whose value is an imported module."""
+    import importlib
+    import types
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    imported: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                imported[alias.asname or alias.name] = alias.name
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "render_template":
+            for kw in node.keywords:
+                if isinstance(kw.value, ast.Name) and kw.value.id in imported:
+                    module, _, attr = imported[kw.value.id].rpartition(".")
+                    try:
+                        value = getattr(importlib.import_module(module), attr) if module else importlib.import_module(attr)
+                    except (ImportError, AttributeError):
+                        value = importlib.import_module(imported[kw.value.id])
+                    if isinstance(value, types.ModuleType):
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} hands the template {kw.arg}={kw.value.id}")
+    return found
+
+
+def test_templates_are_handed_view_models_never_modules_and_check_no_role():
+    handed = [line for package in ("portal", "backoffice", "shared")
+              for path in (ROOT / package).rglob("*.py") for line in _modules_handed_to_templates(path)]
+    role_checks = [f"{path.relative_to(ROOT)}:{n}" for path in (ROOT / "templates").rglob("*.html")
+                   for n, line in enumerate(path.read_text().splitlines(), 1) if "current_user.role" in line]
+    assert not handed, handed
+    assert not role_checks, role_checks

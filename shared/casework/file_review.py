@@ -477,6 +477,27 @@ def reviews_of_case(staff: Staff, case_id: int) -> list[FileReview]:
     return list(db.session.scalars(query))
 
 
+@dataclass(frozen=True)
+class CaseReviewLink:
+    """A review as the case page lists it: where this member of staff goes for it, in words."""
+
+    review_id: int
+    quarter: str
+    status: str
+    to_review_page: bool  # the review itself (its reviewer, the manager); else the adviser's feedback
+    label: str
+
+
+def review_links(staff: Staff, case_id: int) -> list[CaseReviewLink]:
+    links = []
+    for r in reviews_of_case(staff, case_id):
+        reviewing = r.reviewer_id == staff.id or staff.role in MANAGERS
+        label = ("Work through the checklist" if r.reviewer_id == staff.id and r.status != ReviewStatus.CLOSED.value
+                 else "Read the review" if reviewing else "Read the feedback")
+        links.append(CaseReviewLink(r.id, r.quarter, STATUS_LABELS[r.status], reviewing, label))
+    return links
+
+
 def mark_action_done(adviser: Staff, review_id: int, action_id: int) -> ReviewAction:
     """The adviser says an action is done; the reviewer can then close the review."""
     review = _review(review_id, adviser)

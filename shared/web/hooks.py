@@ -37,11 +37,13 @@ from werkzeug.routing import IntegerConverter, Map, ValidationError
 from werkzeug.utils import cached_property
 
 from shared.casework.documents import limit_text
+from shared.consent import gate as consent_gate
+from shared.consent import giving as consent_giving
 from shared.platform import clock
 from shared.platform.extensions import db, login_manager
 from shared.platform.forms import NUMBER_MAX
 from shared.security import sessions
-from shared.security.authz import public
+from shared.security.authz import MANAGERS, public
 from shared.web import submissions
 
 log = logging.getLogger(__name__)
@@ -314,6 +316,11 @@ def init_app(app: Flask) -> None:
     # The one clock's ways of writing days and moments (shared.platform.clock), for every page and PDF.
     app.jinja_env.filters.update(local=clock.local, day=clock.short_day, long_day=clock.format_day,
                                  moment=clock.format_moment)
+    # A consent in words: its state, how it was given, what each scope means (to a student, to staff).
+    app.jinja_env.filters.update(
+        consent_status=consent_giving.status, how_given=consent_giving.how_given,
+        scope_label=lambda s: consent_gate.SCOPE_LABELS.get(s, s),
+        staff_scope_label=lambda s: consent_gate.STAFF_SCOPE_LABELS.get(s, s))
     submissions.init_app(app, csrf_token=kept_csrf_token, error_page=render_error)
 
     @login_manager.user_loader
@@ -328,7 +335,9 @@ def init_app(app: Flask) -> None:
         # (an email, a PDF) templates keep Flask's own url_for.
         if not has_request_context():
             return {"endpoint": None}
-        return {"endpoint": request.endpoint, "url_for": _remembering_url_for(links, request.script_root)}
+        return {"endpoint": request.endpoint, "url_for": _remembering_url_for(links, request.script_root),
+                # the back office's navigation: the Administration link for those who may use it
+                "may_administer": getattr(current_user, "role", None) in MANAGERS}
 
     @app.before_request
     def deny_unknown_endpoints():
