@@ -113,22 +113,22 @@ def faults(master: int, pg, log: Log, stop: threading.Event, *, kill_at: float, 
                 break
             time.sleep(0.05)
         log.faults["worker_killed"][1] = log.now()
-    if stop.wait(max(0.0, outage_at - log.now())):
+    if not outage(log, stop, "database_down", pg, at=outage_at, seconds=outage_seconds) or redis is None:
         return
-    t = log.now()
-    log.faults["database_down"] = [t, None]
-    pg.stop()
-    time.sleep(outage_seconds)
-    pg.start()
-    log.faults["database_down"][1] = log.now()
-    if redis is None or stop.wait(max(0.0, redis_at - log.now())):
-        return
-    t = log.now()
-    log.faults["redis_down"] = [t, None]
-    redis.stop()
-    time.sleep(redis_seconds)
-    redis.start()
-    log.faults["redis_down"][1] = log.now()
+    outage(log, stop, "redis_down", redis, at=redis_at, seconds=redis_seconds)
+
+
+def outage(log: Log, stop: threading.Event, name: str, service, *, at: float, seconds: float) -> bool:
+    """Stop a service (anything with stop() and start()) at `at` s for `seconds`, and log the window.
+    False if the run ended first."""
+    if stop.wait(max(0.0, at - log.now())):
+        return False
+    log.faults[name] = [log.now(), None]
+    service.stop()
+    time.sleep(seconds)
+    service.start()
+    log.faults[name][1] = log.now()
+    return True
 
 
 def probe(port, log: Log, stop: threading.Event, seen: list) -> None:
