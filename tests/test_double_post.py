@@ -327,3 +327,35 @@ def test_the_walk_sent_most_signed_in_forms_twice():
     if not _walked:
         pytest.skip("the walk above did not run in this session")
     assert len(_sent_twice) >= 25, (sorted(_sent_twice), sorted(_walked - set(_sent_twice)))
+
+
+def test_a_consent_confirmed_twice_is_given_once(db, student, student_browser):
+    """The two-step consent form: the confirmation sent twice gives one consent and one audit event."""
+    from shared.models import Consent
+    from tests.test_consent_portal import confirm, review
+
+    page = review(student_browser)
+    first = confirm(student_browser, page)
+    assert first.status_code == 302, first.get_data(as_text=True)[:500]
+    events = _count(AuditEvent)
+    second = confirm(student_browser, page)
+    assert second.status_code == 303 and second.location == first.location
+    assert _count(Consent, student_id=student.id) == 1 and _count(AuditEvent) == events
+
+
+def test_a_document_uploaded_twice_is_kept_once(app, db, student, officer):
+    import io
+
+    from shared.models import Document
+    from tests.factories_casework import PDF
+
+    case = make_case(student)
+    b = signed_in(app, officer, factories.PASSWORD, "backoffice")
+    action = f"/staff/cases/{case.reference}/documents"
+    keys = _keys_on(b.get(f"/staff/cases/{case.reference}").get_data(as_text=True), action)
+    before = _count(Document, case_id=case.id)
+    answers = [b.client.post(action, data={**keys, "doc-document": (io.BytesIO(PDF), "letter.pdf")},
+                             content_type="multipart/form-data") for _ in range(2)]
+    assert answers[0].status_code == 302 and answers[1].status_code == 303
+    assert answers[1].location == answers[0].location
+    assert _count(Document, case_id=case.id) == before + 1
