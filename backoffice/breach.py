@@ -14,7 +14,7 @@ from shared.casework import cases as casework
 from shared.consent import breach
 from shared.consent import gate as consent
 from shared.models import utcnow
-from shared.platform.errors import NotFound, PermissionDenied
+from shared.platform.errors import InvalidAnswers, NotFound, PermissionDenied
 from shared.platform.forms import Form, FriendlyDateField, RecordCheckboxField
 from shared.security.authz import ADVICE_OFFICERS, MANAGERS, roles
 from shared.subject_access.deadlines import service_today
@@ -113,7 +113,7 @@ def breach_new(reference):
             consultee_ids=form.consultee_ids.data or [])
         try:
             req = breach.request_consultation(current_user, reference, proposal)
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             flash("Your request for advice has been sent. You can decide once an officer you asked has given their "
@@ -148,7 +148,7 @@ def _post(form, call, page):
             abort(404)
         except PermissionDenied:
             abort(403)
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             flash(message, "success")
@@ -232,7 +232,7 @@ def incident_new():
         try:
             breach.report_incident(current_user, kind=form.kind.data or "", description=form.description.data,
                                    discovered_at=_moment(form.discovered_on.data or service_today()))
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             flash("The security incident has been reported to the manager.", "success")
@@ -250,7 +250,7 @@ def incident_resolve(incident_id):
                                     ico_notified=bool(form.ico_notified.data))
         except NotFound:
             abort(404)
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             flash("The incident is marked resolved.", "success")

@@ -17,7 +17,7 @@ from shared.consent import history as student_history
 from shared.consent import requests as consent_requests
 from shared.consent import sharing as case_sharing
 from shared.consent.forms import ConsentDetailsForm
-from shared.platform.errors import ConsentRequired, NotFound, ServiceError
+from shared.platform.errors import ConsentRequired, InvalidAnswers, NotFound, ServiceError
 from shared.platform.forms import (
     Form,
     FriendlyDateField,
@@ -92,7 +92,7 @@ def consent_disclose(reference):
     except ConsentRequired as exc:
         form.form_errors.append(f"Not recorded, and it must not be shared: {exc.message}")
         return _sharing(reference, form, 409)
-    except consent.InvalidConsent as exc:
+    except InvalidAnswers as exc:
         show_errors(form, exc)
         return _sharing(reference, form, 400)
     flash("The disclosure has been recorded.", "success")
@@ -115,7 +115,7 @@ def consent_record(reference):
                                  typed_name=form.typed_name.data, evidence_note=form.evidence_note.data,
                                  evidence_document_id=form.evidence_document_id.data,
                                  given_on=form.given_on.data)
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         except ServiceError as exc:
             form.form_errors.append(exc.message)
@@ -145,7 +145,7 @@ def enquiries():
                 current_user, enquirer_name=form.enquirer_name.data, enquirer_role=form.enquirer_role.data,
                 enquirer_organisation=form.enquirer_organisation.data, about_name=form.about_name.data,
                 about_email=form.about_email.data, asked=form.asked.data)
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             return redirect(url_for("backoffice.enquiry_show", enquiry_id=answer.enquiry.id))
@@ -179,7 +179,7 @@ def consent_request_new(reference):
     if form.validate_on_submit():
         try:
             consent_requests.ask(current_user, reference, form.details(), form.reason.data)
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             flash("The request has been sent. The student gets an email saying only that there is a request to look at.",

@@ -7,13 +7,12 @@ from flask_login import current_user
 
 from portal import bp
 from shared.casework import cases as casework
-from shared.consent import gate as consent
 from shared.consent import giving as consent_giving
 from shared.consent import history as student_history
 from shared.consent import receipts as consent_receipts
 from shared.consent import requests as consent_requests
 from shared.consent.forms import ConfirmConsentForm, ConsentDetailsForm
-from shared.platform.errors import NotFound, ServiceError, ValidationFailed
+from shared.platform.errors import InvalidAnswers, NotFound, ServiceError, ValidationFailed
 from shared.web.casework_views import attachment, show_errors
 from shared.web.forms import ConfirmForm
 from shared.web.hooks import render_error
@@ -50,7 +49,7 @@ def consent_new():
     if form.validate_on_submit():
         try:
             details = consent_giving.clean_details(current_user, form.details())
-        except consent.InvalidConsent as exc:
+        except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
             review = _details_form(ConfirmConsentForm)
@@ -65,13 +64,13 @@ def consent_confirm():
         return render_template("portal/consent/new.html", form=form)
     try:
         details = consent_giving.clean_details(current_user, form.details())
-    except consent.InvalidConsent as exc:
+    except InvalidAnswers as exc:
         show_errors(form, exc)
         return render_template("portal/consent/new.html", form=form)
     try:
         given = consent_giving.grant(current_user, details, confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
                               shown_sha256=form.shown_sha256.data)
-    except consent.InvalidConsent as exc:
+    except InvalidAnswers as exc:
         show_errors(form, exc)
         return _review(form, details)
     except ValidationFailed as exc:
@@ -158,7 +157,7 @@ def consent_request_approve(request_id):
                                          shown_sha256=form.shown_sha256.data)
     except NotFound:
         return _not_found()
-    except consent.InvalidConsent as exc:
+    except InvalidAnswers as exc:
         show_errors(form, exc)
         return _review(form, consent_requests.details_of(req, form.expires_on.data), req)
     except ValidationFailed as exc:

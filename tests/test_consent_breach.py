@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from shared.consent import breach
-from shared.consent.gate import InvalidConsent
 from shared.models import (
     BreachConsultation,
     BreachConsultationRequest,
@@ -23,7 +22,7 @@ from shared.models import (
     utcnow,
 )
 from shared.models.consent import ImmutableRecord
-from shared.platform.errors import ConsentRequired, PermissionDenied
+from shared.platform.errors import ConsentRequired, InvalidAnswers, PermissionDenied
 from shared.platform.mail import sent_messages
 from shared.subject_access import copies as sar_copies
 from shared.subject_access import reading as sar_reading
@@ -56,7 +55,7 @@ def test_breach_requires_asking_another_active_advice_officer(db, student, offic
     retired = make_staff(email="retired@example.ac.uk", name="Former Officer", active=False)
     for consultees, message in (((), "at least one other advice officer"), ((officer,), "cannot consult yourself"),
                                 ((admin,), "other advice officers"), ((retired,), "other advice officers")):
-        with pytest.raises(InvalidConsent, match=message):
+        with pytest.raises(InvalidAnswers, match=message):
             breach.request_consultation(officer, case.reference, breach_proposal(*consultees))
     assert db.session.scalars(select(BreachConsultationRequest)).all() == []
     assert [s.id for s in breach.consultees_for(officer)] == [colleague.id]  # never themselves, the admin, the inactive
@@ -91,7 +90,7 @@ def test_only_the_requesting_officer_decides_and_only_consultees_advise(db, stud
 def test_the_decision_waits_for_the_consultees_advice(db, student, officer, colleague):
     case = make_case(student)
     req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
-    with pytest.raises(InvalidConsent, match="No advice has been given yet"):
+    with pytest.raises(InvalidAnswers, match="No advice has been given yet"):
         breach.decide(officer, req.id, breach_decision())
     _nothing_recorded(db)
     breach.give_advice(colleague, req.id, "Call the crisis team now.")
@@ -100,7 +99,7 @@ def test_the_decision_waits_for_the_consultees_advice(db, student, officer, coll
     [c] = b.consultations
     assert (c.officer_id, c.advice) == (colleague.id, "Call the crisis team now.")
     assert c.asked_at <= c.consulted_at <= b.decided_at
-    with pytest.raises(InvalidConsent, match="already been decided"):
+    with pytest.raises(InvalidAnswers, match="already been decided"):
         breach.decide(officer, req.id, breach_decision())
     assert len(db.session.scalars(select(BreachRecord)).all()) == 1
 
@@ -108,10 +107,10 @@ def test_the_decision_waits_for_the_consultees_advice(db, student, officer, coll
 def test_a_consultee_gives_their_advice_once(db, student, officer, colleague):
     case = make_case(student)
     req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
-    with pytest.raises(InvalidConsent, match="Write your advice"):
+    with pytest.raises(InvalidAnswers, match="Write your advice"):
         breach.give_advice(colleague, req.id, "   ")
     breach.give_advice(colleague, req.id, "Call the crisis team now.")
-    with pytest.raises(InvalidConsent, match="cannot be changed"):
+    with pytest.raises(InvalidAnswers, match="cannot be changed"):
         breach.give_advice(colleague, req.id, "On reflection, do not.")
     [c] = db.session.scalars(select(BreachConsultation)).all()
     assert c.advice == "Call the crisis team now."
@@ -148,7 +147,7 @@ def test_breach_record_holds_what_the_policy_lists_and_is_the_basis_of_the_discl
 def test_a_breach_with_an_empty_or_blank_outline_is_refused_and_nothing_recorded_or_disclosed(
         db, student, officer, colleague, outline):
     case = make_case(student)
-    with pytest.raises(InvalidConsent) as refused:
+    with pytest.raises(InvalidAnswers) as refused:
         breach.request_consultation(officer, case.reference, breach_proposal(colleague, situation=outline))
     assert refused.value.errors["situation"] == "Outline the situation and the reason for breaching confidentiality."
     assert db.session.scalars(select(BreachConsultationRequest)).all() == []
@@ -159,7 +158,7 @@ def test_a_breach_with_an_empty_or_blank_outline_is_refused_and_nothing_recorded
     req.situation, req.achieves = outline, "The crisis team can reach them today."
     db.session.add(req)
     db.session.commit()
-    with pytest.raises(InvalidConsent) as refused:
+    with pytest.raises(InvalidAnswers) as refused:
         breach.decide(officer, req.id, breach_decision(urgent=True, urgent_reason="They are on the roof now."))
     assert "situation" in refused.value.errors
     _nothing_recorded(db)
@@ -168,7 +167,7 @@ def test_a_breach_with_an_empty_or_blank_outline_is_refused_and_nothing_recorded
 def test_urgent_danger_to_life_may_be_decided_before_advice_with_the_reason(db, student, officer, colleague, officer_browser):
     case = make_case(student)
     req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
-    with pytest.raises(InvalidConsent, match="no time to wait"):
+    with pytest.raises(InvalidAnswers, match="no time to wait"):
         breach.decide(officer, req.id, breach_decision(urgent=True, urgent_reason="  "))
     _nothing_recorded(db)
     b = breach.decide(officer, req.id, breach_decision(urgent=True, urgent_reason="They are on the roof now."))
@@ -197,9 +196,9 @@ def test_safety_ground_records_whether_the_student_was_told_or_why_not(db, stude
     case = make_case(student)
     req = breach.request_consultation(officer, case.reference, breach_proposal(colleague))
     breach.give_advice(colleague, req.id, "Go ahead.")
-    with pytest.raises(InvalidConsent, match="whether the student has been told"):
+    with pytest.raises(InvalidAnswers, match="whether the student has been told"):
         breach.decide(officer, req.id, breach_decision(student_told=None))
-    with pytest.raises(InvalidConsent, match="why the student has not been told"):
+    with pytest.raises(InvalidAnswers, match="why the student has not been told"):
         breach.decide(officer, req.id, breach_decision(student_told=False))
     b = breach.decide(officer, req.id, breach_decision(student_told=False, not_told_reason="They could not be reached."))
     assert b.student_told is False and b.not_told_reason == "They could not be reached."
@@ -382,5 +381,5 @@ def test_on_the_terrorism_ground_the_student_is_never_recorded_as_told(db, stude
     case = make_case(student)
     b = consulted_breach(officer, colleague, case, proposal=breach_proposal(colleague, ground="terrorism"))
     assert b.student_told is None and b.student_told_at is None
-    with pytest.raises(InvalidConsent, match="never told"):
+    with pytest.raises(InvalidAnswers, match="never told"):
         breach.add_addendum(officer, b.id, "Told them", student_told_at=utcnow())

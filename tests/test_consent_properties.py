@@ -16,7 +16,7 @@ from sqlalchemy import select
 from shared.consent import gate
 from shared.consent import giving as consent_giving
 from shared.models import Consent, Disclosure
-from shared.platform.errors import ConsentRequired
+from shared.platform.errors import ConsentRequired, InvalidAnswers
 from tests.factories import make_staff, make_student
 from tests.factories_consent import give_consent
 
@@ -171,7 +171,7 @@ def test_recorded_consent_is_given_after_first_contact_and_lasts_at_most_the_max
     try:
         c = consent_giving.record_given(officer, student, details, method="in_person", typed_name="Alex Fictional",
                               evidence_note="Seen in the meeting", evidence_document_id=None, given_on=given_on)
-    except gate.InvalidConsent as exc:
+    except InvalidAnswers as exc:
         assert not should, exc.errors
         assert set(exc.errors) <= {"given_on", "expires_on"}
         if not first <= given_on <= today:

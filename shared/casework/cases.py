@@ -38,7 +38,7 @@ from shared.models import (
 )
 from shared.models.casework import OPEN_CASE
 from shared.platform import clock, mail
-from shared.platform.errors import NotFound, ValidationFailed
+from shared.platform.errors import InvalidAnswers, NotFound, ValidationFailed  # noqa: F401 (InvalidAnswers: casework's callers import it from here)
 from shared.platform.extensions import db
 from shared.security.authz import can_view_all_cases
 
@@ -59,14 +59,6 @@ LONG_TEXT = 20_000
 
 
 SHORT_REASON = 500
-
-
-class InvalidAnswers(ValidationFailed):
-    """One message per field, so the form can show each beside its field."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__()
-        self.errors = errors
 
 
 def clean_text(value: str | None, *, multiline: bool = False) -> str:

@@ -31,7 +31,7 @@ from shared.models import (
     Student,
     utcnow,
 )
-from shared.platform.errors import ConsentRequired, ValidationFailed
+from shared.platform.errors import ConsentRequired, InvalidAnswers
 from shared.platform.extensions import db
 
 RANK = {Scope.ATTENDANCE.value: 1, Scope.SUMMARY.value: 2, Scope.FULL_RECORD.value: 3}
@@ -222,17 +222,9 @@ def disclose_on_breach(breach: BreachRecord, officer: Staff, *, scope: str, what
                            what=what, by=officer, at=breach.decided_at, breach=breach)
 
 
-class InvalidConsent(ValidationFailed):
-    """Per-field messages, keyed by form field name."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values()), "Please correct the errors shown."))
-        self.errors = errors
-
-
 def raise_if(errors: dict[str, str]) -> None:
     if errors:
-        raise InvalidConsent(errors)
+        raise InvalidAnswers(errors)
 
 
 def checked_text(errors: dict, name: str, value: str | None, label: str, limit: int, required: bool) -> str:

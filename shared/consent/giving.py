@@ -126,7 +126,7 @@ def student_documents(student: Student, case_id: int | None = None) -> list[Docu
 
 
 def clean_details(student: Student, details: ConsentDetails, today: date | None = None) -> ConsentDetails:
-    """Check the details a student (or officer) gave; raise InvalidConsent with a message per field."""
+    """Check the details a student (or officer) gave; raise InvalidAnswers with a message per field."""
     out, errors = _checked_details(student, details, today)
     raise_if(errors)
     return out

@@ -13,7 +13,7 @@ from shared.consent import gate as consent
 from shared.consent import giving as consent_giving
 from shared.models import ConsentRequest, Scope, Staff, Student, utcnow
 from shared.platform import mail
-from shared.platform.errors import NotFound, ValidationFailed
+from shared.platform.errors import InvalidAnswers, NotFound, ValidationFailed
 from shared.platform.extensions import db
 
 REQUESTABLE = [s for s in consent.SCOPE_ORDER if s != Scope.DOCUMENTS.value]  # documents are chosen by the student
@@ -27,7 +27,7 @@ def ask(officer: Staff, reference: str, details: consent_giving.ConsentDetails, 
     errors: dict[str, str] = {}
     try:
         details = consent_giving.clean_details(student, details)
-    except consent.InvalidConsent as exc:
+    except InvalidAnswers as exc:
         errors.update(exc.errors)
     if any(s not in REQUESTABLE for s in details.scopes or []):
         errors["scopes"] = "Ask for documents by talking to the student: they choose which ones."

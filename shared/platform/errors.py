@@ -26,6 +26,15 @@ class ValidationFailed(ServiceError):
     message = "Please correct the errors shown."
 
 
+class InvalidAnswers(ValidationFailed):
+    """The one per-field error: a message for each field, so a form can show each beside its field (the
+    first is the error's own message, for a place that shows only one)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values()), None))
+        self.errors = errors
+
+
 class WeakPassword(ValidationFailed):
     pass
 
