@@ -87,7 +87,7 @@ def _post_action(request_id, call, success: str, back: str):
 @bp.get("/access")
 def access_queue():
     show_all = request.args.get("all") == "1"
-    rows = sar_reading.queue(current_user, include_closed=show_all)
+    rows = sar_reading.request_queue(current_user, include_closed=show_all)
     return render_template("backoffice/access/queue.html", rows=rows, show_all=show_all,
                            unanswered=UNANSWERED_STATUSES)
 
@@ -99,7 +99,7 @@ def _job_is_stale(req) -> bool:
 
 def _request_page(request_id, status=200, refusal=None, **forms):
     try:
-        req = sar_reading.view(current_user, request_id)
+        req = sar_reading.view_request(current_user, request_id)
     except NotFound:
         return _not_found()
     forms.setdefault("pause_form", PauseForm(formdata=None))
@@ -160,7 +160,7 @@ def access_refuse(request_id):
 @bp.get("/access/<int:request_id>/review")
 def access_review(request_id):
     try:
-        req, record = sar_reading.review(current_user, request_id)
+        req, record = sar_reading.review_copy(current_user, request_id)
     except NotFound:
         return _not_found()
     return render_template("backoffice/access/review.html", req=req, record=record, summary=sar_reading.summary(req),

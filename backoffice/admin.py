@@ -255,7 +255,7 @@ def admin_audit_csv():
 @bp.get("/admin/erasure")
 @roles(*MANAGERS)
 def admin_erasure_list():
-    return render_template("backoffice/admin/erasure_list.html", requests=erasure.queue())
+    return render_template("backoffice/admin/erasure_list.html", requests=erasure.erasure_queue())
 
 
 @bp.route("/admin/erasure/<int:request_id>", methods=["GET", "POST"])
@@ -275,4 +275,4 @@ def admin_erasure(request_id):
             flash("The decision is recorded and the student has been told.", "success")
             return redirect(url_for("backoffice.admin_erasure_list"))
     return render_template("backoffice/admin/erasure.html", req=req, form=form,
-                           assessments=erasure.view(current_user, req))
+                           assessments=erasure.case_assessments(current_user, req))

@@ -137,7 +137,7 @@ def consent_receipt_pdf(consent_id):
 @bp.get("/consents/requests/<int:request_id>")
 def consent_request(request_id):
     try:
-        req = consent_requests.view(current_user, request_id)
+        req = consent_requests.request_for_student(current_user, request_id)
     except NotFound:
         return _not_found()
     if req.status != "pending":

@@ -22,7 +22,7 @@ def full(student, officer):
 def render(req) -> str:
     from shared.platform.pdf import render_pdf
 
-    record = sar_reading.contents(req, load_files=True)
+    record = sar_reading.copy_contents(req, load_files=True)
     return pdf_text(render_pdf("records.html", sar_copies.render_context(req, record), title="t"))
 
 
@@ -71,7 +71,7 @@ def test_terrorism_ground_disclosures_and_breach_records_are_never_in_the_copy(s
     assert "Counter Terrorism" not in text
     assert "Shared with the crisis team [safety]" in text
     assert "Risk to life disclosed [safety]" in text  # the basis of a safety-ground disclosure is shown
-    record = sar_reading.contents(req)
+    record = sar_reading.copy_contents(req)
     assert all("[terror]" not in d.text for d in record.disclosures)
 
 
@@ -110,7 +110,7 @@ def test_images_are_included_and_pdfs_attached(student, officer, full):
     fa.make_document(full["case"], "Letter from college [doc].pdf", attached, "application/pdf")
     fa.make_document(full["case"], "Spreadsheet [doc]", b"a,b\n", "text/csv")
     req = fa.make_request(student)
-    record = sar_reading.contents(req, load_files=True)
+    record = sar_reading.copy_contents(req, load_files=True)
     docs = record.cases[0].documents
     assert [d.included_as for d in docs] == ["image", "pdf", None]
     assert docs[0].data_uri.startswith("data:image/png;base64,")

@@ -333,8 +333,8 @@ def test_an_attempt_through_the_wall_is_refused_as_not_found_and_audited(db, man
     refused = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "wall.refused")).one()
     assert (refused.actor_id, refused.case_id) == (d.jordan_adviser.id, d.sam_case.id)
     with pytest.raises(NotFound):  # the other student's access request holds the walled case
-        sar_reading.view(d.jordan_adviser, make_request(d.sam).id)
-    assert sar_reading.queue(d.jordan_adviser) == []
+        sar_reading.view_request(d.jordan_adviser, make_request(d.sam).id)
+    assert sar_reading.request_queue(d.jordan_adviser) == []
 
 
 def test_the_manager_sees_both_sides_and_the_record_says_it_was_across_the_wall(app, db, manager):

@@ -64,7 +64,7 @@ def test_the_terrorism_check_would_fail_on_a_copy_that_holds_the_words(student, 
 
     fa.make_full_record(student, officer, tag=" TT-SITUATION")
     req = fa.make_request(student)
-    record = sar_reading.contents(req, load_files=True)
+    record = sar_reading.copy_contents(req, load_files=True)
     copy = text(render_pdf("records.html", sar_copies.render_context(req, record), title="t"))
     with pytest.raises(AssertionError):
         assert not any(t in copy for t in TRACES)  # the assertion tests/test_consent_breach.py makes

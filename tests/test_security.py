@@ -330,7 +330,7 @@ def test_the_services_check_their_actor_not_only_the_guard(db, student):
     from tests.factories_access import make_request
 
     req = make_request(student)
-    for call in (lambda: reading.view(student, req.id), lambda: reading.queue(student),
+    for call in (lambda: reading.view_request(student, req.id), lambda: reading.request_queue(student),
                  lambda: enquiries.enquiries(student), lambda: enquiries.enquiry(student, 1),
                  lambda: enquiries.answer_enquiry(student, enquirer_name="A", enquirer_role=None,
                                                   enquirer_organisation="B", about_name="C", about_email=None,

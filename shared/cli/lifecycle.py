@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
     def keys_status():
         """Count values and files under each key id."""
         click.echo(f"Newest key: {current_key_id()}")
-        for label, counts in keyrotation.status().items():
+        for label, counts in keyrotation.key_status().items():
             click.echo(f"  {label}: " + ", ".join(f"{kid}={n}" for kid, n in sorted(counts.items())))
 
     @app.cli.group("backup")

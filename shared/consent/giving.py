@@ -337,7 +337,7 @@ def withdraw(actor: Student | Staff, student: Student, consent_id: int) -> Conse
     return consent
 
 
-def status(consent: Consent, at: datetime | None = None) -> str:
+def consent_state(consent: Consent, at: datetime | None = None) -> str:
     at = at or utcnow()
     if consent.withdrawn_at is not None and consent.withdrawn_at <= at:
         return "withdrawn"

@@ -67,7 +67,7 @@ def receipt(c: Consent, student: Student) -> dict:
         "wordingVersion": c.wording_version,
         "wordingSha256": c.wording_sha256,
         "expiryTimestamp": _epoch(c.expires_at),
-        "consentStatus": "withdrawn" if c.withdrawn_at else consent_giving.status(c).replace("in force", "active"),
+        "consentStatus": "withdrawn" if c.withdrawn_at else consent_giving.consent_state(c).replace("in force", "active"),
         "withdrawalTimestamp": _epoch(c.withdrawn_at),
         "withdrawnBy": c.withdrawn_by,
         "recordedBy": None if c.collection_method == "portal" else (c.recorded_by.name if c.recorded_by else "an advice officer"),

@@ -73,7 +73,7 @@ def details_of(req: ConsentRequest, expires_on: date | None = None) -> consent_g
         expires_on=expires_on or consent_giving.default_expiry())
 
 
-def view(student: Student, request_id: int) -> ConsentRequest:
+def request_for_student(student: Student, request_id: int) -> ConsentRequest:
     req = for_student(student, request_id)
     audit.record_view(student, "consent_request.viewed", req, student_id=student.id, case_id=req.case_id)
     return req

@@ -55,7 +55,7 @@ def for_student(student: Student) -> list[ErasureRequest]:
     ).all()
 
 
-def queue() -> list[ErasureRequest]:
+def erasure_queue() -> list[ErasureRequest]:
     return db.session.scalars(
         select(ErasureRequest).order_by((ErasureRequest.status == ErasureStatus.RECEIVED.value).desc(),
                                         ErasureRequest.received_at)
@@ -93,7 +93,7 @@ def assess(request: ErasureRequest) -> list[CaseAssessment]:
     return out
 
 
-def view(staff: Staff, request: ErasureRequest) -> list[CaseAssessment]:
+def case_assessments(staff: Staff, request: ErasureRequest) -> list[CaseAssessment]:
     audit.record_view(staff, "erasure.viewed", request, student_id=request.student_id)
     return assess(request)
 

@@ -175,7 +175,7 @@ def rotate(batch: int = 500, max_batches: int | None = None) -> Report:
     return report
 
 
-def status() -> dict:
+def key_status() -> dict:
     """How many values and files are under each key id: {label: {kid: count}}."""
     out = {}
     for f in encrypted_fields():
@@ -205,4 +205,4 @@ def status() -> dict:
 
 def old_key_ids_in_use() -> set[str]:
     newest = current_key_id()
-    return {kid for counts in status().values() for kid in counts if kid != newest}
+    return {kid for counts in key_status().values() for kid in counts if kid != newest}

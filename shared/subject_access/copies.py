@@ -24,7 +24,7 @@ from shared.subject_access.copy_store import copy_name, pdf_context
 from shared.subject_access.deadlines import (
     service_date,
 )
-from shared.subject_access.reading import contents, download_open, for_student, get_request, scope_label
+from shared.subject_access.reading import copy_contents, download_open, for_student, get_request, scope_label
 from shared.subject_access.records import StudentRecord, format_day
 from shared.subject_access.states import EXPIRE, RENDER, advance, check
 
@@ -98,7 +98,7 @@ def render_copy(request_id: int) -> None:
 
     req = get_request(request_id)
     check(req, RENDER)  # before any work: only a released request's copy is produced
-    record = contents(req, load_files=True)
+    record = copy_contents(req, load_files=True)
     attachments = [
         (f"{d.item.heading[:80]}.pdf" if not d.item.heading.lower().endswith(".pdf") else d.item.heading[:80], d.pdf_bytes)
         for case in record.cases for d in case.documents if d.pdf_bytes

@@ -118,7 +118,7 @@ def _open_requests():
     return db.session.scalars(select(AccessRequest).where(AccessRequest.status.in_(OPEN_STATUSES)).order_by(AccessRequest.due_on))
 
 
-def queue(staff: Staff, *, include_closed: bool = False, today: date | None = None) -> list[QueueRow]:
+def request_queue(staff: Staff, *, include_closed: bool = False, today: date | None = None) -> list[QueueRow]:
     """Open requests, soonest due first (then, if asked, the closed ones, newest first)."""
     if not can_view_all_cases(staff):
         raise NotFound()
@@ -174,7 +174,7 @@ def get_request(request_id: int, *, for_update: bool = False, staff: Staff | Non
     return req
 
 
-def view(staff: Staff, request_id: int) -> AccessRequest:
+def view_request(staff: Staff, request_id: int) -> AccessRequest:
     req = get_request(request_id, staff=staff)
     audit.record_view(staff, "access.request_viewed", req, student_id=req.student_id, case_id=req.case_id)
     return req
@@ -231,14 +231,14 @@ def _rules(req: AccessRequest) -> list[RedactionRule]:
     return [RedactionRule(r.target_kind, r.target_id, r.passage) for r in req.redactions]
 
 
-def contents(req: AccessRequest, *, load_files: bool = False) -> StudentRecord:
+def copy_contents(req: AccessRequest, *, load_files: bool = False) -> StudentRecord:
     """Exactly what the copy will contain, redactions applied."""
     return collect(req.student_id, req.case_id, _rules(req), load_files=load_files)
 
 
-def review(staff: Staff, request_id: int) -> tuple[AccessRequest, StudentRecord]:
+def review_copy(staff: Staff, request_id: int) -> tuple[AccessRequest, StudentRecord]:
     req = get_request(request_id, staff=staff)
-    record = contents(req)
+    record = copy_contents(req)
     audit.record_view(staff, "access.reviewed", req, student_id=req.student_id, case_id=req.case_id)
     return req, record
 

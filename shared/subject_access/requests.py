@@ -54,7 +54,7 @@ from shared.subject_access.deadlines import (
 )
 from shared.subject_access.reading import (
     PAUSE_LABELS,
-    contents,
+    copy_contents,
     current_job,
     get_request,
     open_pause,
@@ -216,7 +216,7 @@ def items_of(record: StudentRecord):
 def redaction_target(staff: Staff, request_id: int, kind: str, item_id: int):
     """The request and the item a reviewer is about to redact: only things in this copy can be named."""
     req = get_request(request_id, staff=staff)
-    item = _locate(req, contents(req), kind, item_id)
+    item = _locate(req, copy_contents(req), kind, item_id)
     audit.record_view(staff, "access.item_viewed", req, student_id=req.student_id, target=f"{kind}:{item_id}")
     return req, item
 
@@ -239,7 +239,7 @@ def redact(staff: Staff, request_id: int, kind: str, item_id: int, *, reason: st
     if kind not in {t.value for t in RedactionTarget}:
         raise NotFound()
     reason = _reason(reason, "the redaction")
-    item = _locate(req, contents(req), kind, item_id)
+    item = _locate(req, copy_contents(req), kind, item_id)
     passage = (passage or "").strip() or None
     if passage is not None:
         visible = " ".join([item.text, *(f.value for f in item.facts)])

@@ -318,7 +318,7 @@ def init_app(app: Flask) -> None:
                                  moment=clock.format_moment)
     # A consent in words: its state, how it was given, what each scope means (to a student, to staff).
     app.jinja_env.filters.update(
-        consent_status=consent_giving.status, how_given=consent_giving.how_given,
+        consent_status=consent_giving.consent_state, how_given=consent_giving.how_given,
         scope_label=lambda s: consent_gate.SCOPE_LABELS.get(s, s),
         staff_scope_label=lambda s: consent_gate.STAFF_SCOPE_LABELS.get(s, s))
     submissions.init_app(app, csrf_token=kept_csrf_token, error_page=render_error)
