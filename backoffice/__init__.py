@@ -13,4 +13,15 @@ def _guard():
     return guard("staff", "backoffice.sign_in") or security.policy_gate() or submissions.check()
 
 
-from backoffice import access, admin, breach, cases, conflicts, consent, reviews, security, statistics, views  # noqa: E402,F401  (routes register on import)
+from backoffice import (  # noqa: E402,F401  (routes register on import)
+    admin,
+    breach,
+    cases,
+    conflicts,
+    consent,
+    reviews,
+    security,
+    statistics,
+    subject_access,
+    views,
+)

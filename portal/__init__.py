@@ -13,4 +13,4 @@ def _guard():
     return guard("student", "portal.sign_in") or submissions.check()
 
 
-from portal import access, cases, consent, views  # noqa: E402,F401  (routes register on import)
+from portal import cases, consent, subject_access, views  # noqa: E402,F401  (routes register on import)
