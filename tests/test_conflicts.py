@@ -335,6 +335,8 @@ def test_an_attempt_through_the_wall_is_refused_as_not_found_and_audited(db, man
     with pytest.raises(NotFound):  # the other student's access request holds the walled case
         sar_reading.view_request(d.jordan_adviser, make_request(d.sam).id)
     assert sar_reading.request_queue(d.jordan_adviser) == []
+    assert sar_reading.near_deadline(d.jordan_adviser, within_days=40) == []  # nor on the dashboard
+    assert len(sar_reading.near_deadline(d.sam_adviser, within_days=40)) == 1
 
 
 def test_the_manager_sees_both_sides_and_the_record_says_it_was_across_the_wall(app, db, manager):

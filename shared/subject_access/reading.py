@@ -135,10 +135,13 @@ def request_queue(staff: Staff, *, include_closed: bool = False, today: date | N
     return rows
 
 
-def near_deadline(within_days: int = 7, today: date | None = None) -> list[QueueRow]:
-    """For the dashboard: open requests due within `within_days` (or overdue). Shows references, not names."""
+def near_deadline(staff: Staff, within_days: int = 7, today: date | None = None) -> list[QueueRow]:
+    """For the dashboard: open requests due within `within_days` (or overdue), but those behind this staff
+    member's ethical wall. Shows references, not names."""
     today = today or service_today()
-    rows = [_row(r, today) for r in _open_requests() if r.status != AccessStatus.RELEASING.value]
+    walled = wall.walled_students(staff)
+    rows = [_row(r, today) for r in _open_requests()
+            if r.status != AccessStatus.RELEASING.value and r.student_id not in walled]
     return sorted((r for r in rows if r.days_left <= within_days), key=lambda r: (r.due_on, r.id))
 
 

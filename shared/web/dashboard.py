@@ -28,7 +28,7 @@ class DashboardPanels:
 
 
 def dashboard_panels(staff: Staff) -> DashboardPanels:
-    panels = DashboardPanels(case_list.dashboard(staff), conflicts.undecided_for(staff), sar_reading.near_deadline())
+    panels = DashboardPanels(case_list.dashboard(staff), conflicts.undecided_for(staff), sar_reading.near_deadline(staff))
     if staff.role in ADVICE_OFFICERS:
         panels.consultations_waiting = breach.waiting_for(staff)
         panels.consultations_to_decide = breach.undecided_requests_by(staff)
