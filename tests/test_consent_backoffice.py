@@ -15,7 +15,7 @@ from tests.factories_access import make_case as make_case_opened_on
 from tests.factories_access import make_document
 from tests.factories_casework import make_case
 from tests.factories_consent import GP, TUTOR, give_consent
-from tests.test_consent_portal import details
+from tests.support.consent_form import details
 
 
 def _page(browser, url) -> str:

@@ -8,7 +8,7 @@ from shared.models import Consent, ConsentRequest
 from shared.platform.mail import sent_messages
 from tests.factories_casework import make_case
 from tests.factories_consent import TUTOR
-from tests.test_consent_portal import confirm
+from tests.support.consent_form import confirm
 
 
 def ask(officer_browser, case, **overrides):

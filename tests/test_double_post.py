@@ -332,7 +332,7 @@ def test_the_walk_sent_most_signed_in_forms_twice():
 def test_a_consent_confirmed_twice_is_given_once(db, student, student_browser):
     """The two-step consent form: the confirmation sent twice gives one consent and one audit event."""
     from shared.models import Consent
-    from tests.test_consent_portal import confirm, review
+    from tests.support.consent_form import confirm, review
 
     page = review(student_browser)
     first = confirm(student_browser, page)

@@ -26,13 +26,11 @@ from shared.casework.cases import (
     check_text,
     clean_text,
     college_choices,
-    labels,
 )
 from shared.models import (
     Case,
     ConflictDecision,
     ConflictOutcome,
-    ListKind,
     PersonInvolved,
     PossibleConflict,
     Staff,
@@ -371,13 +369,3 @@ def relation_label(code: str) -> str:
     return RELATIONS.get(code, code)
 
 
-def college_label(code: str | None) -> str:
-    return labels()[ListKind.COLLEGE.value].get(code or "", "") if code else ""
-
-
-def conflicts_handled(since: datetime | None = None) -> int:
-    """How many possible conflicts have a decision (for the statistics, under the small-count rules)."""
-    stmt = select(PossibleConflict.id).where(PossibleConflict.outcome.is_not(None))
-    if since is not None:
-        stmt = stmt.where(PossibleConflict.decided_at >= since)
-    return len(list(db.session.scalars(stmt)))
