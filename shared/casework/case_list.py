@@ -14,7 +14,6 @@ from shared.casework.cases import (
     OPEN,
     STAFF_STATUS,
     area_groups,
-    clean_text,
     college_choices,
     record_view,
     today_local,
@@ -25,6 +24,7 @@ from shared.models import (
     Student,
     StudentProfile,
 )
+from shared.platform.answers import clean_text
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
 from shared.platform.forms import record_number

@@ -12,7 +12,6 @@ Every view of a case is audited too. Emails never carry case detail: they say th
 
 from __future__ import annotations
 
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +37,7 @@ from shared.models import (
 )
 from shared.models.casework import OPEN_CASE
 from shared.platform import clock, mail
+from shared.platform.answers import required_text
 from shared.platform.errors import InvalidAnswers, NotFound, ValidationFailed  # noqa: F401 (InvalidAnswers: casework's callers import it from here)
 from shared.platform.extensions import db
 from shared.security.authz import can_view_all_cases
@@ -59,37 +59,6 @@ LONG_TEXT = 20_000
 
 
 SHORT_REASON = 500
-
-
-def clean_text(value: str | None, *, multiline: bool = False) -> str:
-    """NFC, no control characters (newlines and tabs kept in long text), trimmed. HTML is kept as typed:
-    it is stored encrypted and always shown escaped."""
-    value = unicodedata.normalize("NFC", value or "").replace("\r\n", "\n").replace("\r", "\n")
-    keep = "\n\t" if multiline else ""
-    value = "".join(
-        c for c in value if c in keep or unicodedata.category(c) not in ("Cc", "Cs", "Co", "Cn")
-    )
-    if not multiline:
-        value = " ".join(value.split())
-    return value.strip()
-
-
-def check_text(errors: dict, name: str, value: str, label: str, limit: int, required: bool = False) -> None:
-    if required and not value:
-        errors[name] = f"Enter {label}."
-    elif len(value) > limit:
-        errors[name] = f"{label[0].upper()}{label[1:]} must be {limit:,} characters or fewer (you have {len(value):,})."
-
-
-def required_text(value: str | None, label: str, limit: int, *, field_name: str = "text",
-                  multiline: bool = True) -> str:
-    """One free-text answer for a service: cleaned, present and not too long, or InvalidAnswers."""
-    cleaned = clean_text(value, multiline=multiline)
-    errors: dict[str, str] = {}
-    check_text(errors, field_name, cleaned, label, limit, required=True)
-    if errors:
-        raise InvalidAnswers(errors)
-    return cleaned
 
 
 def list_items(kind: ListKind, *, active_only: bool = True) -> list[reference_data.Item]:

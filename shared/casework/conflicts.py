@@ -23,8 +23,6 @@ from shared.casework.cases import (
     InvalidAnswers,
     audit_case,
     case_for_staff,
-    check_text,
-    clean_text,
     college_choices,
 )
 from shared.models import (
@@ -39,6 +37,7 @@ from shared.models import (
     utcnow,
 )
 from shared.models.conflicts import WALLING
+from shared.platform.answers import check_text, clean_text
 from shared.platform.crypto import match_key
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db

@@ -32,8 +32,6 @@ from shared.casework import wall
 from shared.casework.cases import (
     InvalidAnswers,
     audit_case,
-    check_text,
-    clean_text,
     local_to_utc,
     record_view,
     today_local,
@@ -52,6 +50,7 @@ from shared.models import (
     utcnow,
 )
 from shared.platform import mail
+from shared.platform.answers import check_text, clean_text
 from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.extensions import db
 from shared.security.authz import ADVICE_OFFICERS, MANAGERS

@@ -17,8 +17,6 @@ from shared.casework.cases import (
     InvalidAnswers,
     area_groups,
     attach_uploads,
-    check_text,
-    clean_text,
     college_choices,
     committing,
     today_local,
@@ -34,6 +32,7 @@ from shared.models import (
     utcnow,
 )
 from shared.platform import mail
+from shared.platform.answers import check_text, clean_text
 from shared.platform.extensions import db
 
 URGENCY = {

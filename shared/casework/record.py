@@ -21,8 +21,6 @@ from shared.casework.cases import (
     audit_case,
     case_for_staff,
     case_messages,
-    check_text,
-    clean_text,
     committing,
     list_items,
     local_to_utc,
@@ -50,6 +48,7 @@ from shared.models import (
     utcnow,
 )
 from shared.platform import mail
+from shared.platform.answers import check_text, clean_text
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from shared.casework import wall
-from shared.casework.cases import SHORT_REASON, audit_case, case_for_staff, record_view, required_text
+from shared.casework.cases import SHORT_REASON, audit_case, case_for_staff, record_view
 from shared.models import (
     Case,
     ReflectiveFlag,
     Staff,
     utcnow,
 )
+from shared.platform.answers import required_text
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.extensions import db
 from shared.security.authz import can_view_all_cases

@@ -30,7 +30,6 @@ from shared.audit import log as audit
 from shared.casework import wall
 from shared.casework.cases import case_for_staff
 from shared.consent import gate
-from shared.consent.gate import raise_if
 from shared.models import (
     BreachAddendum,
     BreachConsultation,
@@ -47,6 +46,7 @@ from shared.models import (
     utcnow,
 )
 from shared.platform import mail
+from shared.platform.answers import checked_text, raise_if
 from shared.platform.crypto import new_uid
 from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.extensions import db
@@ -95,12 +95,7 @@ class BreachDecision:
 
 
 def _required(errors: dict, name: str, value: str, message: str, limit: int = 5000) -> str:
-    value = (value or "").strip()
-    if not value:
-        errors[name] = message
-    elif len(value) > limit:
-        errors[name] = f"Keep this under {limit} characters."
-    return value
+    return checked_text(errors, name, value, "this answer", limit, required=True, multiline=True, missing=message)
 
 
 def _check_grounds(errors: dict, ground: str, situation: str, achieves: str) -> tuple[str, str]:

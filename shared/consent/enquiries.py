@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from shared.audit import log as audit
-from shared.consent.gate import Decision, Recipient, checked_text, decide, new_disclosure, raise_if
+from shared.consent.gate import Decision, Recipient, decide, new_disclosure
 from shared.models import (
     Scope,
     Staff,
@@ -16,6 +16,7 @@ from shared.models import (
     ThirdPartyEnquiry,
     utcnow,
 )
+from shared.platform.answers import checked_text, raise_if
 from shared.platform.errors import NotFound
 from shared.platform.extensions import db
 from shared.security.accounts import student_with_email

@@ -31,7 +31,8 @@ from shared.models import (
     Student,
     utcnow,
 )
-from shared.platform.errors import ConsentRequired, InvalidAnswers
+from shared.platform.answers import raise_if, too_long
+from shared.platform.errors import ConsentRequired
 from shared.platform.extensions import db
 
 RANK = {Scope.ATTENDANCE.value: 1, Scope.SUMMARY.value: 2, Scope.FULL_RECORD.value: 3}
@@ -177,7 +178,7 @@ def disclosure_errors(scope: str, method: str, what: str) -> dict[str, str]:
     if not what:
         errors["what"] = "Say what was shared."
     elif len(what) > 5000:
-        errors["what"] = "Keep the description under 5000 characters."
+        errors["what"] = too_long("the description", 5000, len(what))
     return errors
 
 
@@ -221,17 +222,4 @@ def disclose_on_breach(breach: BreachRecord, officer: Staff, *, scope: str, what
                            recipient=Recipient(breach.recipient_name, breach.recipient_organisation), method=method,
                            what=what, by=officer, at=breach.decided_at, breach=breach)
 
-
-def raise_if(errors: dict[str, str]) -> None:
-    if errors:
-        raise InvalidAnswers(errors)
-
-
-def checked_text(errors: dict, name: str, value: str | None, label: str, limit: int, required: bool) -> str:
-    value = " ".join((value or "").split()) if name != "purpose" else (value or "").strip()
-    if required and not value:
-        errors[name] = f"Enter {label}."
-    elif len(value) > limit:
-        errors[name] = f"Keep {label} under {limit} characters."
-    return value
 

@@ -16,10 +16,8 @@ from shared.consent.gate import (
     SCOPE_LABELS,
     SCOPE_ORDER,
     Recipient,
-    checked_text,
     consents_of,
     is_in_force,
-    raise_if,
 )
 from shared.models import (
     Case,
@@ -33,6 +31,7 @@ from shared.models import (
     utcnow,
 )
 from shared.platform import clock
+from shared.platform.answers import checked_text, raise_if
 from shared.platform.errors import NotFound, ValidationFailed
 from shared.platform.extensions import db
 from shared.subject_access.deadlines import SERVICE_TZ, add_months, service_today
@@ -142,7 +141,8 @@ def _checked_details(student: Student, details: ConsentDetails, today: date | No
     out.recipient_organisation = checked_text(errors, "recipient_organisation", details.recipient_organisation,
                                        "their organisation", 200, True)
     out.recipient_contact = checked_text(errors, "recipient_contact", details.recipient_contact, "how to contact them", 254, False)
-    out.purpose = checked_text(errors, "purpose", details.purpose, "why they may have this information", 2000, True)
+    out.purpose = checked_text(errors, "purpose", details.purpose, "why they may have this information", 2000, True,
+                                 multiline=True)
     scopes = [s for s in SCOPE_ORDER if s in set(details.scopes or [])]
     if not scopes or len(scopes) != len(set(details.scopes or [])):
         errors["scopes"] = "Choose at least one thing we may share."

@@ -13,6 +13,7 @@ from shared.consent import gate as consent
 from shared.consent import giving as consent_giving
 from shared.models import ConsentRequest, Scope, Staff, Student, utcnow
 from shared.platform import mail
+from shared.platform.answers import checked_text, raise_if
 from shared.platform.errors import InvalidAnswers, NotFound, ValidationFailed
 from shared.platform.extensions import db
 
@@ -31,12 +32,9 @@ def ask(officer: Staff, reference: str, details: consent_giving.ConsentDetails, 
         errors.update(exc.errors)
     if any(s not in REQUESTABLE for s in details.scopes or []):
         errors["scopes"] = "Ask for documents by talking to the student: they choose which ones."
-    reason = (reason or "").strip()
-    if not reason:
-        errors["reason"] = "Say why you are asking: the student will read it."
-    elif len(reason) > 2000:
-        errors["reason"] = "Keep the reason under 2000 characters."
-    consent.raise_if(errors)
+    reason = checked_text(errors, "reason", reason, "the reason", 2000, required=True, multiline=True,
+                          missing="Say why you are asking: the student will read it.")
+    raise_if(errors)
     req = ConsentRequest(student_id=student.id, case_id=details.case_id, requested_by_id=officer.id,
                          recipient_name=details.recipient_name, recipient_role=details.recipient_role or None,
                          recipient_organisation=details.recipient_organisation,

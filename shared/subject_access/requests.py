@@ -41,6 +41,7 @@ from shared.models import (
     utcnow,
 )
 from shared.platform import mail
+from shared.platform.answers import too_long
 from shared.platform.crypto import new_uid
 from shared.platform.errors import NotFound, ValidationFailed
 from shared.platform.extensions import db
@@ -87,7 +88,7 @@ REASON_MAX = 2000
 def request_copy(student: Student, *, case_id: int | None = None, note: str | None = None) -> AccessRequest:
     note = (note or "").strip() or None
     if note and len(note) > NOTE_MAX:
-        raise ValidationFailed(f"Keep the note under {NOTE_MAX} characters.")
+        raise ValidationFailed(too_long("the note", NOTE_MAX, len(note)))
     if case_id is not None:
         owns = db.session.scalar(select(Case.id).where(Case.id == case_id, Case.student_id == student.id))
         if owns is None:
@@ -112,7 +113,7 @@ def _reason(text: str | None, what: str) -> str:
     if not text:
         raise ValidationFailed(f"Give the reason for {what}.")
     if len(text) > REASON_MAX:
-        raise ValidationFailed(f"Keep the reason under {REASON_MAX} characters.")
+        raise ValidationFailed(too_long("the reason", REASON_MAX, len(text)))
     return text
 
 

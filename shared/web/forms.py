@@ -80,7 +80,7 @@ class ConfirmForm(Form):
 class ErasureRequestForm(Form):
     details = TextAreaField(
         "Anything you want to tell us (optional)",
-        validators=[Length(max=4000, message="Please keep this under 4000 characters.")],
+        validators=[Length(max=4000, message="What you tell us must be 4,000 characters or fewer.")],
         description="For example, whether you mean everything or one enquiry. Do not include anyone else's details.",
     )
     confirm = BooleanField(
