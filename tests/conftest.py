@@ -3,14 +3,13 @@ emptied between tests; clients that sign in as each kind of user; factories inst
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from flask import current_app, has_app_context
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests import factories
+from tests.support.database import empty_database, file_stores, remove_stored_files, snapshot_reference_data
 from tests.support.web import TEST_KEYS, Browser, csrf_from, listening, signed_in, testing_config, totp_code  # noqa: F401
 
 pytest_plugins = ["tests.plugin"]
@@ -45,63 +44,9 @@ def app(tmp_path_factory):
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         upgrade()
-        app.extensions["test_reference_rows"] = _snapshot_reference_data(db)
-        app.extensions["test_file_stores"] = _file_stores(tmp_path_factory.getbasetemp())
+        app.extensions["test_reference_rows"] = snapshot_reference_data(db)
+        app.extensions["test_file_stores"] = file_stores(tmp_path_factory.getbasetemp())
     yield app
-
-
-def _file_stores(test_root: Path) -> tuple[Path, ...]:
-    """The folders where a filesystem blob store writes encrypted files for rows (documents; copies of
-    records), which must be inside this run's temporary folder: the per-test cleanup empties them. (A database
-    blob store's rows go with the other tables.)"""
-    from shared.platform import blobs
-
-    root = Path(current_app.instance_path)
-    stores = tuple(root / folder for folder in blobs.FOLDERS)
-    for folder in stores:
-        assert folder.resolve().is_relative_to(test_root.resolve()), f"{folder} is not a test folder"
-    return stores
-
-
-def _remove_stored_files(stores: tuple[Path, ...]) -> None:
-    """The files the test wrote: their rows are gone with the database, so they would be orphans, seen by the
-    next test that checks for orphans. Only files directly in the stores (as the app writes them)."""
-    for folder in stores:
-        if folder.is_dir() and not folder.is_symlink():
-            for path in folder.iterdir():
-                if path.is_file() or path.is_symlink():
-                    path.unlink()
-
-
-# Rows the migrations seed (service lists, the first consent wording...): restored before every test.
-def _snapshot_reference_data(db) -> dict:
-    with db.engine.connect() as conn:
-        return {
-            table.name: [dict(row._mapping) for row in conn.execute(table.select())]
-            for table in db.metadata.sorted_tables
-            if table.name != "audit_head"
-        }
-
-
-def _empty_database(db) -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in {"alembic_version"}]
-    reference = current_app.extensions["test_reference_rows"]
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(
-                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-            )
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
-        conn.execute(text("INSERT INTO audit_head (id, seq, last_mac) VALUES (1, 0, :g)"), {"g": "0" * 64})
-        for table in db.metadata.sorted_tables:
-            if reference.get(table.name):
-                conn.execute(table.insert(), reference[table.name])
-                if db.engine.dialect.name == "postgresql" and "id" in table.c:
-                    conn.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM \"{table.name}\"))"
-                    ))
 
 
 @pytest.fixture(autouse=True)
@@ -115,13 +60,13 @@ def _clean(request):
     from shared.platform.mail import sent_messages
 
     with app.app_context():
-        _empty_database(db)
+        empty_database(db)
         sent_messages().clear()
     reference_data.clear(app)  # the rows were restored underneath the ORM
     yield
     with app.app_context():
         db.session.remove()
-    _remove_stored_files(app.extensions["test_file_stores"])
+    remove_stored_files(app.extensions["test_file_stores"])
 
 
 @pytest.fixture

@@ -160,8 +160,8 @@ def test_the_backend_follows_the_database_unless_chosen(monkeypatch):
 
 def test_a_backup_taken_on_one_backend_restores_every_file_into_the_other(app, db, student, tmp_path):
     from shared.lifecycle import backup
-    from tests.conftest import _empty_database
     from tests.factories_staffsec import make_document
+    from tests.support.database import empty_database
 
     docs = [make_document(student, None, data=os.urandom(blobs.CHUNK + 10)), make_document(student, None)]
     digests = {d.uid: d.sha256 for d in docs}
@@ -171,7 +171,7 @@ def test_a_backup_taken_on_one_backend_restores_every_file_into_the_other(app, d
     summary = backup.create(archive)
     assert summary.files == summary.documents == 2
     db.session.rollback()
-    _empty_database(db)
+    empty_database(db)
     for uid in digests:
         blobs.store_for(used).delete(f"documents/{uid}")
     db.session.commit()
@@ -192,15 +192,15 @@ def test_a_backup_taken_on_one_backend_restores_every_file_into_the_other(app, d
 def test_a_backup_keeps_text_that_looks_like_line_ends_quotes_or_escapes(app, db, tmp_path):
     from shared.lifecycle import backup
     from shared.models import Staff
-    from tests.conftest import _empty_database
     from tests.factories import make_staff
+    from tests.support.database import empty_database
 
     awkward = 'O\'Brien "Q" \\ back\u2028slash\nnew line\x01\x02, tab\there'
     make_staff(email="awkward.name@example.ac.uk", name=awkward)
     archive = tmp_path / "backup.enc"
     backup.create(archive)
     db.session.rollback()
-    _empty_database(db)
+    empty_database(db)
     backup.restore(archive)
     assert db.session.scalar(select(Staff.name).where(Staff.email == "awkward.name@example.ac.uk")) == awkward
 

@@ -256,7 +256,7 @@ def test_the_manager_supervises_a_colleagues_review_without_recording_it(app, st
 
 def _demo_browser(app, role: str):
     from shared.demo.seed import DEMO_ACCOUNTS
-    from tests.conftest import Browser, totp_code
+    from tests.support.web import Browser, totp_code
 
     account = db.session.scalar(select(Staff).where(Staff.email == DEMO_ACCOUNTS[role]["email"]))
     b = Browser(app.test_client())

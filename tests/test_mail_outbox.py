@@ -17,8 +17,8 @@ from shared.models import Case, OutgoingEmail, utcnow
 from shared.platform import mail
 from shared.platform.mail import sent_messages
 from tests import factories
-from tests.conftest import listening
 from tests.factories_casework import intake_form
+from tests.support.web import listening
 
 
 def _outbox(db) -> list[OutgoingEmail]:
@@ -220,7 +220,7 @@ def test_the_body_is_ciphertext_in_the_database(app, db, smtp):
     smtp.failures = 1
     student = factories.make_student()
     client = app.test_client()
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     assert Browser(client).submit("/reset", {"email": student.email}).status_code == 200
     with db.engine.connect() as conn:
@@ -243,7 +243,7 @@ def test_an_email_for_nobody_is_written_like_any_other_then_discarded(app, db):
 
     event.listen(OutgoingEmail, "after_insert", count)
     try:
-        from tests.conftest import Browser
+        from tests.support.web import Browser
 
         assert Browser(app.test_client()).submit("/reset", {"email": "nobody.here@example.ac.uk"}).status_code == 200
     finally:
@@ -253,7 +253,7 @@ def test_an_email_for_nobody_is_written_like_any_other_then_discarded(app, db):
 
 
 def _reset_asked_for(app, email: str) -> None:
-    from tests.conftest import Browser
+    from tests.support.web import Browser
 
     assert Browser(app.test_client()).submit("/reset", {"email": email}).status_code == 200
 

@@ -274,10 +274,10 @@ def test_backup_round_trip_restores_every_record_document_and_the_audit_chain(ap
     assert result.exit_code != 0 and "empty instance" in result.output
 
     # An empty, migrated instance (what the test harness gives each test) with no documents on disk.
-    from tests.conftest import _empty_database
+    from tests.support.database import empty_database
 
     db.session.rollback()  # release the test's read locks before emptying the tables
-    _empty_database(_db)
+    empty_database(_db)
     remove_all()
     db.session.commit()  # end the test's read transaction: the command shares this app context
     result = app.test_cli_runner().invoke(args=["backup", "restore", str(archive)])
@@ -294,10 +294,10 @@ def test_a_tampered_or_truncated_backup_is_refused(app, db, old_case, tmp_path):
     archive = tmp_path / "backup.enc"
     backup.create(archive)
     data = archive.read_bytes()
-    from tests.conftest import _empty_database
+    from tests.support.database import empty_database
 
     _db.session.rollback()
-    _empty_database(_db)
+    empty_database(_db)
     for broken in (data[:-10], data[:200] + bytes([data[200] ^ 1]) + data[201:]):
         bad = tmp_path / "bad.enc"
         bad.write_bytes(broken)

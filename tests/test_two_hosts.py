@@ -203,10 +203,10 @@ def test_two_hosts_share_every_file_the_audit_trail_erasure_and_backups(app, db,
     assert BIG_PDF[64:128] not in b"".join(bytes(d) for d in db.session.scalars(select(BlobChunk.data)))
 
     # Restored (through A, into an emptied database): every file back, with its digest.
-    from tests.conftest import _empty_database
+    from tests.support.database import empty_database
 
     db.session.rollback()
-    _empty_database(db)
+    empty_database(db)
     with _timed("restore through A (s)"):
         _cli(hosts, "a", "backup", "restore", str(archive))
     db.session.rollback()
