@@ -10,7 +10,7 @@ bp = Blueprint("backoffice", __name__, url_prefix="/staff")
 
 @bp.before_request
 def _guard():
-    return guard("staff", "backoffice.sign_in") or security.policy_gate() or submissions.check()
+    return guard("staff", "backoffice.sign_in") or sign_in_steps.policy_gate() or submissions.check()
 
 
 from backoffice import (  # noqa: E402,F401  (routes register on import)
@@ -19,8 +19,9 @@ from backoffice import (  # noqa: E402,F401  (routes register on import)
     cases,
     conflicts,
     consent,
+    my_account,
     reviews,
-    security,
+    sign_in_steps,
     statistics,
     subject_access,
     views,

@@ -1,5 +1,7 @@
+"""Staff sign-in with a password (the steps after it are in sign_in_steps), signing out, password reset, and
+the password change on a member of staff's account page."""
 
-from backoffice import bp, security
+from backoffice import bp, sign_in_steps
 from shared.security import accounts
 from shared.security.authz import public
 from shared.web import sign_in as auth_views
@@ -12,7 +14,7 @@ from shared.web.submissions import repeatable
 @guarded_door
 def sign_in():
     return auth_views.sign_in_page(
-        "backoffice", accounts.check_staff_password, "backoffice.dashboard", then=security.begin_second_step
+        "backoffice", accounts.check_staff_password, "backoffice.dashboard", then=sign_in_steps.begin_second_step
     )
 
 
