@@ -62,7 +62,8 @@ def test_the_demo_history_leaves_the_current_month_to_the_demo_student(app, db):
     report reaching this month is refused (too few cases in it), which the demo can show too."""
     from shared.demo.seed import seed_demo
     from shared.statistics import publication
-    from shared.statistics.queries import DisclosureRisk, Filters
+    from shared.statistics.differencing import DisclosureRisk
+    from shared.statistics.queries import Filters
 
     made = seed_demo()
     housemates = select(Student.id).where(Student.email.in_(("dana.demo@example.ac.uk", "eli.demo@example.ac.uk")))

@@ -3,7 +3,7 @@
 Disclosure control (`shared.statistics.disclosure_control`) is applied to every table before anything is written;
 the export holds no free text, names, references, dates of birth or officer names, and no time finer than
 a month. Filters that would let two reports be compared to reveal a small group are refused
-(`statistics.check_differencing`). Every export, and every refusal, is audited: who, which filters, when.
+(`differencing.check_differencing`). Every export, and every refusal, is audited: who, which filters, when.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from shared.platform.charts import bar_chart
 from shared.platform.errors import ValidationFailed
 from shared.platform.extensions import db
 from shared.platform.pdf import render_pdf
+from shared.statistics import differencing
 from shared.statistics import queries as statistics
+from shared.statistics.differencing import DisclosureRisk
 from shared.statistics.disclosure_control import SUPPRESSED_MARK, Policy, average, protect, round_count
-from shared.statistics.queries import Breakdown, DisclosureRisk, Filters
+from shared.statistics.queries import Breakdown, Filters
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 TITLE = "Students' Unions' Advice Service: statistics"
@@ -169,7 +171,7 @@ def export(actor, filters: Filters, fmt: str, policy: Policy) -> Export:
         raise ValidationFailed("Choose CSV or PDF.")
     described = filters.describe()
     try:
-        statistics.check_differencing(filters, policy.threshold)
+        differencing.check_differencing(filters, policy.threshold)
     except DisclosureRisk:
         audit.record(actor, "statistics.export_refused", None, format=fmt, threshold=policy.threshold, **described)
         db.session.commit()
