@@ -9,7 +9,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests import factories
-from tests.support.database import empty_database, file_stores, remove_stored_files, snapshot_reference_data
+from tests.support.database import (
+    empty_database,
+    file_stores,
+    migrate,
+    remove_stored_files,
+    snapshot_reference_data,
+)
 from tests.support.web import TEST_KEYS, Browser, csrf_from, listening, signed_in, testing_config, totp_code  # noqa: F401
 
 pytest_plugins = ["tests.plugin"]
@@ -43,7 +49,7 @@ def app(tmp_path_factory):
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
+        migrate(db, upgrade)
         app.extensions["test_reference_rows"] = snapshot_reference_data(db)
         app.extensions["test_file_stores"] = file_stores(tmp_path_factory.getbasetemp())
     yield app
