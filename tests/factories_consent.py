@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from shared.consent.breach import GROUND_LABELS
 from shared.consent.gate import Recipient
 from shared.models import Consent, utcnow
 from shared.platform.extensions import db
@@ -69,3 +70,9 @@ def consulted_breach(officer, colleague, case, *, advice: str = "Call the crisis
     req = breach.request_consultation(officer, case.reference, proposal or breach_proposal(colleague))
     breach.give_advice(colleague, req.id, advice)
     return breach.decide(officer, req.id, breach_decision(**decision_overrides))
+
+
+# The distinctive words of a terrorism-ground breach record, as the breach and tipping-off tests seed it: none
+# may ever reach the student (the public pages explain the two grounds in general, which is not tipping off).
+TERRORISM_RECIPIENT = "Fictional Counter Terrorism Unit"
+TERRORISM_TRACES = (TERRORISM_RECIPIENT, "TT Officer", "TT-SITUATION", "TT-WHAT", "TT-ACHIEVES", GROUND_LABELS["terrorism"])

@@ -118,7 +118,7 @@ def fill_every_encrypted_field(student, officer, manager, admin) -> dict[str, st
     with current_app.test_request_context():  # the email telling the student links to the portal
         erasure.decide(admin, asked, "refuse", mark("erasure_requests.outcome"))
     # The staff-only note of a request whose erasure kept a terrorism-ground case silently (the path itself is
-    # tests/test_consent_tipping_off.py's): written here through the model, as the service writes it.
+    # tests/consent/test_consent_tipping_off.py's): written here through the model, as the service writes it.
     asked.staff_note = mark("erasure_requests.staff_note")
     # An email the server did not take, waiting in the outbox to be tried again (written through the model: the
     # service's emails carry no case detail, so none of them could hold a marker).

@@ -1,4 +1,4 @@
-"""The route × role table: who may use every endpoint. tests/test_route_matrix.py checks each line against
+"""The route × role table: who may use every endpoint. tests/web/test_route_matrix.py checks each line against
 the running app for {anonymous, student A, student B, officer, manager, admin} × every HTTP method.
 
 Adding an endpoint is one line in RULES (and one in ARGS if its URL has parameters):

@@ -82,3 +82,32 @@ def test_templates_are_handed_view_models_never_modules_and_check_no_role():
                    for n, line in enumerate(path.read_text().splitlines(), 1) if "current_user.role" in line]
     assert not handed, handed
     assert not role_checks, role_checks
+
+
+# Tests about the whole project, not one area; every other test lives in the folder of the area it tests.
+PROJECT_WIDE_TESTS = {"test_architecture.py", "test_bench.py", "test_browser_skips.py"}
+TEST_FOLDERS_BESIDE_AREAS = {"browser", "support", "mutation"}
+
+
+def test_test_files_mirror_the_area_packages():
+    """A newcomer finds an area's tests in the folder of the same name as its package in shared/."""
+    tests = ROOT / "tests"
+    loose = {p.name for p in tests.glob("test_*.py")} - PROJECT_WIDE_TESTS
+    assert not loose, f"put these in the folder of the area they test: {sorted(loose)}"
+    areas = {p.name for p in (ROOT / "shared").iterdir() if (p / "__init__.py").is_file()}
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders - TEST_FOLDERS_BESIDE_AREAS <= areas, sorted(folders - TEST_FOLDERS_BESIDE_AREAS - areas)
+    for folder in folders - TEST_FOLDERS_BESIDE_AREAS:
+        assert any((tests / folder).glob("test_*.py")), f"tests/{folder} holds no tests"
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared helpers live in tests/support or the factories; a test file is never another's library."""
+    offenders = []
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n.split(".")[-1].startswith("test_") for n in names if n.startswith("tests")):
+                offenders.append(f"{path.relative_to(ROOT)} imports {names}")
+    assert not offenders, offenders

@@ -10,7 +10,7 @@ bottom, a table row left to right).
   `pdftotext -layout` gave, less the padding), for a table's rows (`Girton\s+30\s+20`) and for small
   patterns such as a day and month ("10 Mar") that two neighbouring lines of a chart would otherwise make.
 
-`tests/test_pdf_support.py` checks that a word present anywhere in a PDF (a heading, a table cell, a
+`tests/platform/test_pdf_support.py` checks that a word present anywhere in a PDF (a heading, a table cell, a
 footer, a later page, a long wrapped paragraph) is found by both, so that `assert word not in text(pdf)`
 can fail, and means what it says.
 

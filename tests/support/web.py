@@ -36,7 +36,7 @@ def testing_config(tmp_path_factory) -> dict:
         "MAIL_BACKEND": "memory",
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
-        "JOBS_MODE": "sync",  # background jobs run at once; tests/test_access_jobs.py tries the thread
+        "JOBS_MODE": "sync",  # background jobs run at once; tests/subject_access/test_access_jobs.py tries the thread
     }
 
 

@@ -16,6 +16,7 @@ from tests.factories_access import make_document
 from tests.factories_casework import make_case
 from tests.factories_consent import GP, TUTOR, give_consent
 from tests.support.consent_form import details
+from tests.support.pdf import text as pdf_text
 
 
 def _page(browser, url) -> str:
@@ -143,8 +144,6 @@ def test_backdated_consent_lasts_at_most_the_maximum_from_the_day_it_was_given(d
 
 def test_officer_recorded_consent_shows_who_recorded_it_and_how_everywhere(db, student, officer, officer_browser,
                                                                            student_browser):
-    from tests.test_access_records import pdf_text
-
     case = make_case(student)
     resp = _record(officer_browser, case, None, method="phone")
     assert resp.status_code == 302, resp.get_data(as_text=True)

@@ -27,11 +27,11 @@ from shared.platform.mail import sent_messages
 from shared.subject_access import requests as access
 from tests import factories_access as fa
 from tests.factories import PASSWORD, make_staff, make_student
-from tests.factories_consent import breach_proposal, consulted_breach
+from tests.factories_consent import TERRORISM_RECIPIENT, breach_proposal, consulted_breach
 from tests.route_matrix import RULES
 from tests.support.web import Browser, signed_in, without_form_keys
 
-SECRET = "Fictional Counter Terrorism Unit"
+SECRET = TERRORISM_RECIPIENT
 OUTCOME = "We have erased what our rules allow us to erase."
 
 

@@ -62,7 +62,7 @@ def test_the_normal_form_is_stable_and_every_spelling_reaches_it(local, dot, upp
 
 
 def test_the_migration_renormalises_with_the_same_rule():
-    path = Path(__file__).parents[1] / "migrations" / "versions" / "0010_email_normal_form.py"
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0010_email_normal_form.py"
     spec = importlib.util.spec_from_file_location("migration_0010", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

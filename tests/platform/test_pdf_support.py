@@ -1,7 +1,7 @@
 """tests/support/pdf.py reads what is in a PDF, so that a test asserting a word is absent can fail.
 
 The copy of a student's records must never hold anything on the terrorism ground
-(tests/test_consent_breach.py): that assertion means something only if the same reading finds those words
+(tests/consent/test_consent_breach.py): that assertion means something only if the same reading finds those words
 when a PDF does hold them, wherever they are on the page.
 """
 
@@ -13,6 +13,7 @@ from shared.platform.pdf import html_to_pdf, render_pdf
 from shared.subject_access import copies as sar_copies
 from shared.subject_access import reading as sar_reading
 from tests import factories_access as fa
+from tests.factories_consent import TERRORISM_TRACES
 from tests.support.pdf import page_texts, text, text_lines
 
 # The shapes a word takes in the service's PDFs: a heading, a table cell, a list item, small print, a
@@ -60,11 +61,9 @@ def test_an_absent_word_is_absent(ctx):
 
 
 def test_the_terrorism_check_would_fail_on_a_copy_that_holds_the_words(student, officer):
-    from tests.test_consent_breach import TRACES
-
     fa.make_full_record(student, officer, tag=" TT-SITUATION")
     req = fa.make_request(student)
     record = sar_reading.copy_contents(req, load_files=True)
     copy = text(render_pdf("records.html", sar_copies.render_context(req, record), title="t"))
     with pytest.raises(AssertionError):
-        assert not any(t in copy for t in TRACES)  # the assertion tests/test_consent_breach.py makes
+        assert not any(t in copy for t in TERRORISM_TRACES)  # the assertion tests/consent/test_consent_breach.py makes

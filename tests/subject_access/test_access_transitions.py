@@ -30,7 +30,7 @@ REFUSED_MOVES = [(state, action) for state in STATES for action in sar_states.AC
 
 @pytest.fixture(autouse=True)
 def _a_small_pdf(monkeypatch):
-    """These tests are about states, not the copy's contents (tests/test_access_pdf.py): the PDF engine is
+    """These tests are about states, not the copy's contents (tests/platform/test_pdf.py): the PDF engine is
     replaced by a tiny stand-in, so reaching 'released' costs no rendering."""
     monkeypatch.setattr("shared.platform.pdf.render_pdf", lambda *args, **kwargs: b"%PDF-1.7 a fictional copy")
 

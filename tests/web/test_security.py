@@ -259,7 +259,7 @@ def test_gunicorn_in_production_refuses_several_workers_with_limits_in_memory(mo
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, **_production_env(monkeypatch), "INSTANCE_PATH": str(tmp_path)}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     try:
@@ -277,7 +277,7 @@ def test_the_gunicorn_hook_tells_the_app_how_many_workers_there_are(monkeypatch)
     from pathlib import Path
     from types import SimpleNamespace
 
-    hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    hooks = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
     _production_env(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0", WEB_CONCURRENCY="1")  # undone after
     hooks["on_starting"](SimpleNamespace(cfg=SimpleNamespace(workers=5)))
     assert os.environ["WEB_CONCURRENCY"] == "5"  # so each worker's create_app sees the real count

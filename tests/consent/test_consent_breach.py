@@ -31,13 +31,18 @@ from shared.subject_access.deadlines import service_today
 from tests.factories import make_staff
 from tests.factories_access import make_breach
 from tests.factories_casework import make_case
-from tests.factories_consent import breach_decision, breach_proposal, consulted_breach, give_consent
+from tests.factories_consent import (
+    TERRORISM_RECIPIENT,
+    TERRORISM_TRACES,
+    breach_decision,
+    breach_proposal,
+    consulted_breach,
+    give_consent,
+)
 from tests.support.pdf import text as pdf_text
 
-SECRET = "Fictional Counter Terrorism Unit"
-# Distinctive words of the seeded record (the public pages explain the policy's two grounds in general,
-# which is not tipping off; what must never show is anything from this record).
-TRACES = (SECRET, "TT Officer", "TT-SITUATION", "TT-WHAT", "TT-ACHIEVES", breach.GROUND_LABELS["terrorism"])
+SECRET = TERRORISM_RECIPIENT
+TRACES = TERRORISM_TRACES
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.factories_access import make_document
 from tests.factories_casework import make_case
 from tests.factories_consent import GP, TUTOR, TUTORS_COLLEAGUE, give_consent
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def share(officer, student, scope="summary", recipient=TUTOR, **kw):
