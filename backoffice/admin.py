@@ -4,7 +4,7 @@ log (and exports it), maintains the lists and wording, and decides erasure reque
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from backoffice import bp
@@ -22,11 +22,11 @@ from shared.audit import log as audit
 from shared.audit import viewer as audit_viewer
 from shared.casework import service_lists
 from shared.lifecycle import erasure, retention
-from shared.platform.errors import NotFound, ServiceError
+from shared.platform.errors import InvalidAnswers, ServiceError
 from shared.platform.forms import record_number
 from shared.security import mfa, sessions, staff_admin
 from shared.security.authz import ADMINS, MANAGERS, roles
-from shared.web.casework_views import attachment
+from shared.web.casework_views import attachment, show_errors
 from shared.web.forms import ConfirmForm
 
 
@@ -62,17 +62,10 @@ def admin_staff_new():
     return render_template("backoffice/admin/staff_new.html", form=form)
 
 
-def _staff_or_404(staff_id: int):
-    try:
-        return staff_admin.get(staff_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/admin/staff/<int:staff_id>", methods=["GET", "POST"])
 @roles(*ADMINS)
 def admin_staff_edit(staff_id):
-    staff = _staff_or_404(staff_id)
+    staff = staff_admin.get(staff_id)
     form = StaffForm(obj=staff)
     if form.validate_on_submit():
         try:
@@ -101,7 +94,7 @@ STAFF_ACTIONS = {
 @bp.post("/admin/staff/<int:staff_id>/<any(deactivate, reactivate, 'reset-mfa', 'force-reset', 'end-sessions'):action>")
 @roles(*ADMINS)
 def admin_staff_action(staff_id, action):
-    staff = _staff_or_404(staff_id)
+    staff = staff_admin.get(staff_id)
     if ConfirmForm().validate_on_submit():
         service, message = STAFF_ACTIONS[action]
         try:
@@ -119,10 +112,7 @@ def admin_staff_action(staff_id, action):
 @bp.route("/admin/lists/<kind>", methods=["GET", "POST"])
 @roles(*MANAGERS)
 def admin_list(kind):
-    try:
-        service_lists.check_kind(kind)
-    except NotFound:
-        abort(404)
+    service_lists.check_kind(kind)
     form = ListItemForm()
     if form.validate_on_submit():
         try:
@@ -153,8 +143,6 @@ def admin_list_item(item_id, action):
             item = service_lists.set_active(current_user, item_id, action == "restore")
         else:
             item = service_lists.move(current_user, item_id, 1 if action == "down" else -1)
-    except NotFound:
-        abort(404)
     except ServiceError as exc:
         flash(exc.message, "error")
         item = service_lists.get_item(item_id)
@@ -208,13 +196,9 @@ def _audit_filters(form: AuditFilterForm) -> audit_viewer.Filters | None:
                                    staff_id=record_number(form.staff.data))
     try:
         filters.student_id = audit_viewer.find_student(form.student.data)
-    except NotFound as exc:
-        form.student.errors.append(exc.message)
-        return None
-    try:
         filters.case_id = audit_viewer.find_case(form.case.data)
-    except NotFound as exc:
-        form.case.errors.append(exc.message)
+    except InvalidAnswers as exc:
+        show_errors(form, exc)
         return None
     return filters
 
@@ -261,10 +245,7 @@ def admin_erasure_list():
 @bp.route("/admin/erasure/<int:request_id>", methods=["GET", "POST"])
 @roles(*MANAGERS)
 def admin_erasure(request_id):
-    try:
-        req = erasure.get(request_id)
-    except NotFound:
-        abort(404)
+    req = erasure.get(request_id)
     form = ErasureDecisionForm()
     if form.validate_on_submit():
         try:

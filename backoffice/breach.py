@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
@@ -14,7 +14,7 @@ from shared.casework import cases as casework
 from shared.consent import breach
 from shared.consent import gate as consent
 from shared.models import utcnow
-from shared.platform.errors import InvalidAnswers, NotFound, PermissionDenied
+from shared.platform.errors import InvalidAnswers
 from shared.platform.forms import Form, FriendlyDateField, RecordCheckboxField
 from shared.security.authz import ADVICE_OFFICERS, MANAGERS, roles
 from shared.subject_access.deadlines import service_today
@@ -100,10 +100,7 @@ def breaches():
 @bp.route("/cases/<reference>/breach", methods=["GET", "POST"])
 @roles(*ADVICE_OFFICERS)
 def breach_new(reference):
-    try:
-        case = casework.case_for_staff(current_user, reference)
-    except NotFound:
-        abort(404)
+    case = casework.case_for_staff(current_user, reference)
     form = ConsultationRequestForm()
     form.consultee_ids.choices = [(s.id, f"{s.name}, {s.job_title}") for s in breach.consultees_for(current_user)]
     if form.validate_on_submit():
@@ -124,10 +121,7 @@ def breach_new(reference):
 
 @bp.get("/breach-requests/<int:request_id>")
 def breach_request(request_id, advice_form=None, decision_form=None):
-    try:
-        req = breach.request_for_staff(current_user, request_id)
-    except NotFound:
-        abort(404)
+    req = breach.request_for_staff(current_user, request_id)
     student_label, case_ref = breach.identity(req)
     if decision_form is None:
         decision_form = DecisionForm(formdata=None, recipient_name=req.recipient_name,
@@ -144,10 +138,6 @@ def _post(form, call, page):
     if form.validate_on_submit():
         try:
             message, target = call()
-        except NotFound:
-            abort(404)
-        except PermissionDenied:
-            abort(403)
         except InvalidAnswers as exc:
             show_errors(form, exc)
         else:
@@ -194,10 +184,7 @@ def breach_decide(request_id):
 
 @bp.get("/breaches/<int:breach_id>")
 def breach_show(breach_id, form=None):
-    try:
-        record = breach.breach_for_staff(current_user, breach_id)
-    except NotFound:
-        abort(404)
+    record = breach.breach_for_staff(current_user, breach_id)
     student_label, case_ref = breach.identity(record)
     return render_template("backoffice/breach/show.html", b=record, addenda=breach.addenda(record.id),
                            student_email=student_label, case_ref=case_ref,
@@ -218,10 +205,7 @@ def breach_addendum(breach_id):
 @bp.post("/notices/<int:notice_id>/read")
 @roles(*MANAGERS)
 def notice_read(notice_id):
-    try:
-        breach.mark_notice_read(current_user, notice_id)
-    except NotFound:
-        abort(404)
+    breach.mark_notice_read(current_user, notice_id)
     return redirect(url_for("backoffice.dashboard"))
 
 
@@ -248,8 +232,6 @@ def incident_resolve(incident_id):
         try:
             breach.resolve_incident(current_user, incident_id, resolution=form.resolution.data,
                                     ico_notified=bool(form.ico_notified.data))
-        except NotFound:
-            abort(404)
         except InvalidAnswers as exc:
             show_errors(form, exc)
         else:

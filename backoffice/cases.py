@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -33,7 +33,7 @@ from shared.consent import sharing as case_sharing
 from shared.models import utcnow
 from shared.platform.errors import NotFound, ServiceError
 from shared.platform.forms import Form, RecordSelectField, WholeNumber, record_number
-from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
+from shared.web.casework_views import send_download, show_errors, uploads_from
 from shared.web.dashboard import dashboard_panels
 
 
@@ -164,7 +164,7 @@ def _forms(**failed) -> dict:
 
 
 def _render_case(reference: str, status: int = 200, **failed):
-    page = or_404(case_record.staff_case_page, current_user, reference)
+    page = case_record.staff_case_page(current_user, reference)
     forms = _forms(**failed)
     if "assign_form" not in failed:
         forms["assign_form"].officer_id.data = page.case.assigned_to_id
@@ -192,8 +192,6 @@ def _act(reference: str, form_name: str, form: FlaskForm, action, done: str, anc
         if any(form.errors.values()):
             raise InvalidAnswers({})
         action()
-    except NotFound:
-        abort(404)
     except InvalidAnswers as exc:
         show_errors(form, exc)
         return _render_case(reference, **{form_name: form})
@@ -220,10 +218,10 @@ def case_add_entry(reference):
 
 @bp.route("/cases/<reference>/entries/<int:entry_id>/amend", methods=["GET", "POST"])
 def case_amend_entry(reference, entry_id):
-    page = or_404(case_record.staff_case_page, current_user, reference)
+    page = case_record.staff_case_page(current_user, reference)
     entry = next((i.entry for i in page.timeline if i.entry and i.entry.id == entry_id), None)
     if entry is None:
-        abort(404)
+        raise NotFound()
     form = AmendForm() if request.method == "POST" else AmendForm(formdata=None, text=entry.versions[-1].text)
     if request.method == "POST":
         form.validate()
@@ -287,7 +285,7 @@ def case_appointment(reference):
 
 @bp.post("/cases/<reference>/appointments/<int:appointment_id>/cancel")
 def case_cancel_appointment(reference, appointment_id):
-    or_404(case_record.cancel_appointment, current_user, reference, appointment_id)
+    case_record.cancel_appointment(current_user, reference, appointment_id)
     flash("The appointment has been cancelled.", "success")
     return redirect(url_for("backoffice.case", reference=reference) + "#appointments")
 
@@ -303,7 +301,7 @@ def case_document(reference):
 
 @bp.get("/documents/<int:document_id>")
 def document(document_id):
-    return send_download(or_404(documents.download_for_staff, current_user, document_id))
+    return send_download(documents.download_for_staff(current_user, document_id))
 
 
 @bp.post("/cases/<reference>/reflective")
@@ -336,6 +334,6 @@ def reflective_agenda():
 
 @bp.post("/reflective-practice/<int:flag_id>/discussed")
 def reflective_discussed(flag_id):
-    or_404(reflective.mark_discussed, current_user, flag_id)
+    reflective.mark_discussed(current_user, flag_id)
     flash("Marked as discussed.", "success")
     return redirect(url_for("backoffice.reflective_agenda"))

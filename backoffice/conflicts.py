@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 
 from backoffice import bp
 from shared.casework import conflicts
 from shared.casework.cases import InvalidAnswers
-from shared.platform.errors import NotFound
 from shared.platform.forms import Form
-from shared.web.casework_views import or_404, show_errors
+from shared.web.casework_views import show_errors
 
 
 class DecisionForm(Form):
@@ -23,7 +22,7 @@ class DecisionForm(Form):
 
 
 def _page(conflict_id: int, form: DecisionForm | None = None, status: int = 200):
-    view = or_404(conflicts.conflict_for_staff, current_user, conflict_id)
+    view = conflicts.conflict_for_staff(current_user, conflict_id)
     form = form or DecisionForm(formdata=None)
     form.referred_reference.choices = [("", "Not referring (or choose one)")] + [
         (c.reference, f"{c.reference}: {view.names.get(c.id, '')}") for c in (view.case_a, view.case_b)]
@@ -44,8 +43,6 @@ def conflict_decide(conflict_id):
         conflicts.decide(current_user, conflict_id, conflicts.Decision(
             outcome=form.outcome.data or "", reason=form.reason.data or "", referred_to=form.referred_to.data or "",
             referred_reference=form.referred_reference.data or ""))
-    except NotFound:
-        abort(404)
     except InvalidAnswers as exc:
         show_errors(form, exc)
         return _page(conflict_id, form)

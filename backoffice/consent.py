@@ -3,7 +3,7 @@ the student gave an officer (in person, on a signed form, by phone or by email).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
@@ -17,7 +17,7 @@ from shared.consent import history as student_history
 from shared.consent import requests as consent_requests
 from shared.consent import sharing as case_sharing
 from shared.consent.forms import ConsentDetailsForm
-from shared.platform.errors import ConsentRequired, InvalidAnswers, NotFound, ServiceError
+from shared.platform.errors import ConsentRequired, InvalidAnswers, ServiceError
 from shared.platform.forms import (
     Form,
     FriendlyDateField,
@@ -61,10 +61,7 @@ class RecordConsentForm(ConsentDetailsForm):
 
 
 def _sharing(reference: str, form: DisclosureForm | None = None, status: int = 200):
-    try:
-        page = case_sharing.sharing_page(current_user, reference)
-    except NotFound:
-        abort(404)
+    page = case_sharing.sharing_page(current_user, reference)
     form = form or DisclosureForm()
     form.consent_id.choices = [(str(o.consent_id), f"{o.recipient} (until {student_history.format_moment(o.until)})") for o in page.offers]
     form.document_ids.choices = [(d.id, d.title) for d in consent_giving.student_documents(page.case.student, page.case.id)]
@@ -87,8 +84,6 @@ def consent_disclose(reference):
         case_sharing.share_from_case(current_user, reference, consent_id=form.consent_id.data,
                                 scope=form.scope.data or "", what=form.what.data or "", method=form.method.data or "",
                                 document_ids=form.document_ids.data or [])
-    except NotFound:
-        abort(404)
     except ConsentRequired as exc:
         form.form_errors.append(f"Not recorded, and it must not be shared: {exc.message}")
         return _sharing(reference, form, 409)
@@ -101,10 +96,7 @@ def consent_disclose(reference):
 
 @bp.route("/cases/<reference>/consents/new", methods=["GET", "POST"])
 def consent_record(reference):
-    try:
-        case = casework.case_for_staff(current_user, reference)
-    except NotFound:
-        abort(404)
+    case = casework.case_for_staff(current_user, reference)
     student = case.student
     form = RecordConsentForm()
     form.setup(student, casework.cases_for_student(student), default_expiry=consent_giving.default_expiry())
@@ -154,10 +146,7 @@ def enquiries():
 
 @bp.get("/enquiries/<int:enquiry_id>")
 def enquiry_show(enquiry_id):
-    try:
-        answer = consent_enquiries.enquiry(current_user, enquiry_id)
-    except NotFound:
-        abort(404)
+    answer = consent_enquiries.enquiry(current_user, enquiry_id)
     return render_template("backoffice/consent/enquiry.html", answer=answer, e=answer.enquiry)
 
 
@@ -168,10 +157,7 @@ class ConsentRequestForm(ConsentDetailsForm):
 
 @bp.route("/cases/<reference>/consent-request", methods=["GET", "POST"])
 def consent_request_new(reference):
-    try:
-        case = casework.case_for_staff(current_user, reference)
-    except NotFound:
-        abort(404)
+    case = casework.case_for_staff(current_user, reference)
     form = ConsentRequestForm()
     form.setup(case.student, casework.cases_for_student(case.student))
     form.scopes.choices = [(s, consent.STAFF_SCOPE_LABELS[s]) for s in consent_requests.REQUESTABLE]
@@ -191,10 +177,7 @@ def consent_request_new(reference):
 @bp.post("/cases/<reference>/consents/<int:consent_id>/withdraw")
 def consent_withdraw_for_student(reference, consent_id):
     """The student withdrew by telling an officer: recorded at once, as a withdrawal by staff."""
-    try:
-        case = casework.case_for_staff(current_user, reference)
-        consent_giving.withdraw(current_user, case.student, consent_id)
-    except NotFound:
-        abort(404)
+    case = casework.case_for_staff(current_user, reference)
+    consent_giving.withdraw(current_user, case.student, consent_id)
     flash("The withdrawal has been recorded. Nothing more will be shared on that consent.", "success")
     return redirect(url_for("backoffice.consent_sharing", reference=reference))

@@ -13,7 +13,7 @@ from backoffice.forms import (
     ReplaceAuthenticatorForm,
 )
 from shared.platform.crypto import decrypt_text, encrypt_text
-from shared.platform.errors import NotFound, ServiceError
+from shared.platform.errors import ServiceError
 from shared.security import mfa, sessions, staff_admin
 from shared.web.forms import ConfirmForm
 from shared.web.ratelimits import password_again_door
@@ -32,12 +32,10 @@ def my_sessions():
 @bp.post("/account/sessions/<int:session_id>/end")
 def end_my_session(session_id):
     if ConfirmForm().validate_on_submit():
-        try:
-            staff_admin.end_own_session(current_user, session_id)
-        except NotFound:
-            flash("That session had already ended.", "warning")
-        else:
+        if staff_admin.end_own_session(current_user, session_id):
             flash("That session has been ended.", "success")
+        else:
+            flash("That session had already ended.", "warning")
     return redirect(url_for("backoffice.my_sessions"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
@@ -13,7 +13,6 @@ from wtforms.validators import Optional
 from backoffice import bp
 from shared.casework import file_review
 from shared.casework.cases import InvalidAnswers
-from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.forms import Form, FriendlyDateField, RecordSelectField, WholeNumber
 from shared.security.authz import MANAGERS, roles
 from shared.web.casework_views import attachment, show_errors
@@ -58,14 +57,10 @@ class CloseForm(Form):
 
 
 def _service(call, *args, form=None, **kwargs):
-    """Call the service: NotFound is the 404 page, PermissionDenied a 403, InvalidAnswers beside the form's
+    """Call the service: InvalidAnswers beside the form's
     fields (or flashed, without a form). Returns (result, ok)."""
     try:
         return call(*args, **kwargs), True
-    except NotFound:
-        abort(404)
-    except PermissionDenied:
-        abort(403)
     except InvalidAnswers as exc:
         if form is not None:
             show_errors(form, exc)

@@ -17,7 +17,6 @@ from shared.subject_access import jobs
 from shared.subject_access import reading as sar_reading
 from shared.subject_access import requests as access
 from shared.subject_access import states as sar_states
-from shared.web.hooks import render_error
 
 REASON_LENGTH = Length(max=access.REASON_MAX, message=f"Keep the reason under {access.REASON_MAX} characters.")
 
@@ -64,17 +63,11 @@ class RedactForm(Form):
     submit = SubmitField("Withhold")
 
 
-def _not_found():
-    return render_error(404, "We could not find that request.")
-
-
 def _post_action(request_id, call, success: str, back: str):
     """A one-button action: run the service, say how it went, go back. Another's request is a 404; an
     action the request's state refuses is the request page, 409, saying why."""
     try:
         call()
-    except NotFound:
-        return _not_found()
     except sar_states.TransitionRefused as exc:
         return _request_page(request_id, 409, refusal=exc.message)
     except ServiceError as exc:
@@ -98,10 +91,7 @@ def _job_is_stale(req) -> bool:
 
 
 def _request_page(request_id, status=200, refusal=None, **forms):
-    try:
-        req = sar_reading.view_request(current_user, request_id)
-    except NotFound:
-        return _not_found()
+    req = sar_reading.view_request(current_user, request_id)
     forms.setdefault("pause_form", PauseForm(formdata=None))
     forms.setdefault("resume_form", ResumeForm(formdata=None))
     forms.setdefault("extend_form", ExtendForm(formdata=None))
@@ -121,8 +111,6 @@ def _act(request_id, form_name, form, call):
     if form.validate_on_submit():
         try:
             message = call(form)
-        except NotFound:
-            return _not_found()
         except ServiceError as exc:
             form.form_errors.append(exc.message)
             status = 409 if isinstance(exc, sar_states.TransitionRefused) else 400
@@ -159,10 +147,7 @@ def access_refuse(request_id):
 
 @bp.get("/access/<int:request_id>/review")
 def access_review(request_id):
-    try:
-        req, record = sar_reading.review_copy(current_user, request_id)
-    except NotFound:
-        return _not_found()
+    req, record = sar_reading.review_copy(current_user, request_id)
     return render_template("backoffice/access/review.html", req=req, record=record, summary=sar_reading.summary(req),
                            unanswered=UNANSWERED_STATUSES,
                            another_releaser_needed=access.needs_another_releaser(req, current_user))
@@ -171,11 +156,8 @@ def access_review(request_id):
 @bp.route("/access/<int:request_id>/redact/<kind>/<int:item_id>", methods=["GET", "POST"])
 def access_redact(request_id, kind, item_id):
     if kind not in {t.value for t in RedactionTarget}:
-        return _not_found()
-    try:
-        req, item = access.redaction_target(current_user, request_id, kind, item_id)
-    except NotFound:
-        return _not_found()
+        raise NotFound(sar_reading.NO_SUCH_REQUEST)
+    req, item = access.redaction_target(current_user, request_id, kind, item_id)
     form = RedactForm()
     status = 400
     if form.validate_on_submit():
@@ -185,8 +167,6 @@ def access_redact(request_id, kind, item_id):
         else:
             try:
                 access.redact(current_user, request_id, kind, item_id, reason=form.reason.data, passage=passage)
-            except NotFound:
-                return _not_found()
             except sar_states.TransitionRefused as exc:
                 form.form_errors.append(exc.message)
                 status = 409

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import (
     BooleanField,
@@ -21,9 +21,8 @@ from shared.casework import cases as casework
 from shared.casework import conflicts, documents, intake
 from shared.casework.cases import MEETING, InvalidAnswers
 from shared.casework.intake import CHANNELS, URGENCY, IntakeAnswers
-from shared.platform.errors import NotFound
 from shared.platform.forms import Form, FriendlyDateField, MultiCheckboxField
-from shared.web.casework_views import or_404, send_download, show_errors, uploads_from
+from shared.web.casework_views import send_download, show_errors, uploads_from
 from shared.web.submissions import repeatable
 
 
@@ -157,7 +156,7 @@ def discard_draft():
 
 @bp.get("/cases/<reference>/received")
 def case_received(reference):
-    case = or_404(casework.case_for_student, current_user, reference)
+    case = casework.case_for_student(current_user, reference)
     return render_template("portal/cases/received.html", case=case)
 
 
@@ -168,7 +167,7 @@ def my_cases():
 
 
 def _case_page(reference: str, form: MessageForm | None = None, status: int = 200):
-    page = or_404(casework.student_case_page, current_user, reference)
+    page = casework.student_case_page(current_user, reference)
     return render_template("portal/cases/case.html", page=page, form=form or MessageForm(),
                            statuses=casework.STUDENT_STATUS, meeting=MEETING, labels=casework.labels(),
                            download=documents.download_name), status
@@ -185,8 +184,6 @@ def case_message(reference):
     form.validate()
     try:
         casework.student_sends_message(current_user, reference, form.body.data, uploads_from("documents"))
-    except NotFound:
-        abort(404)
     except InvalidAnswers as exc:
         show_errors(form, exc)
         return _case_page(reference, form)
@@ -196,5 +193,5 @@ def case_message(reference):
 
 @bp.get("/documents/<int:document_id>")
 def document(document_id):
-    return send_download(or_404(documents.download_for_student, current_user, document_id))
+    return send_download(documents.download_for_student(current_user, document_id))
 

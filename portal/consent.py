@@ -12,16 +12,11 @@ from shared.consent import history as student_history
 from shared.consent import receipts as consent_receipts
 from shared.consent import requests as consent_requests
 from shared.consent.forms import ConfirmConsentForm, ConsentDetailsForm
-from shared.platform.errors import InvalidAnswers, NotFound, ServiceError, ValidationFailed
+from shared.platform.errors import InvalidAnswers, ServiceError, ValidationFailed
 from shared.web.casework_views import attachment, show_errors
 from shared.web.forms import ConfirmForm
-from shared.web.hooks import render_error
 
 REVIEW_FIELDS = {"shown_sha256", "confirm", "typed_name"}
-
-
-def _not_found():
-    return render_error(404, "We could not find that consent.")
 
 
 def _details_form(form_class=ConsentDetailsForm):
@@ -83,10 +78,7 @@ def consent_confirm():
 
 @bp.get("/consents/<int:consent_id>")
 def consent_show(consent_id):
-    try:
-        given = student_history.view_consent(current_user, current_user, consent_id)
-    except NotFound:
-        return _not_found()
+    given = student_history.view_consent(current_user, current_user, consent_id)
     return render_template("portal/consent/show.html", c=given, form=ConfirmForm())
 
 
@@ -98,8 +90,6 @@ def consent_withdraw(consent_id):
         return redirect(url_for("portal.consent_show", consent_id=consent_id))
     try:
         given = consent_giving.withdraw(current_user, current_user, consent_id)
-    except NotFound:
-        return _not_found()
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
@@ -118,28 +108,19 @@ def _download(filename: str, data: bytes, mimetype: str) -> Response:
 
 @bp.get("/consents/<int:consent_id>/receipt.json")
 def consent_receipt_json(consent_id):
-    try:
-        filename, data = consent_receipts.receipt_json(current_user, current_user, consent_id)
-    except NotFound:
-        return _not_found()
+    filename, data = consent_receipts.receipt_json(current_user, current_user, consent_id)
     return _download(filename, data, "application/json")
 
 
 @bp.get("/consents/<int:consent_id>/receipt.pdf")
 def consent_receipt_pdf(consent_id):
-    try:
-        filename, data = consent_receipts.receipt_pdf(current_user, current_user, consent_id)
-    except NotFound:
-        return _not_found()
+    filename, data = consent_receipts.receipt_pdf(current_user, current_user, consent_id)
     return _download(filename, data, "application/pdf")
 
 
 @bp.get("/consents/requests/<int:request_id>")
 def consent_request(request_id):
-    try:
-        req = consent_requests.request_for_student(current_user, request_id)
-    except NotFound:
-        return _not_found()
+    req = consent_requests.request_for_student(current_user, request_id)
     if req.status != "pending":
         flash("You have already answered this request.", "info")
         return redirect(url_for("portal.consent_index"))
@@ -155,8 +136,6 @@ def consent_request_approve(request_id):
         given = consent_requests.approve(current_user, request_id, expires_on=form.expires_on.data,
                                          confirmed=bool(form.confirm.data), typed_name=form.typed_name.data,
                                          shown_sha256=form.shown_sha256.data)
-    except NotFound:
-        return _not_found()
     except InvalidAnswers as exc:
         show_errors(form, exc)
         return _review(form, consent_requests.details_of(req, form.expires_on.data), req)
@@ -173,8 +152,6 @@ def consent_request_decline(request_id):
         return redirect(url_for("portal.consent_request", request_id=request_id))
     try:
         consent_requests.decline(current_user, request_id)
-    except NotFound:
-        return _not_found()
     except ServiceError as exc:
         flash(exc.message, "error")
     else:

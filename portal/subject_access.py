@@ -10,14 +10,13 @@ from wtforms.validators import InputRequired, Length
 from portal import bp
 from shared.models import Case
 from shared.platform import clock
-from shared.platform.errors import NotFound, ServiceError
+from shared.platform.errors import ServiceError
 from shared.platform.extensions import db
 from shared.platform.forms import Form
 from shared.subject_access import copies as sar_copies
 from shared.subject_access import reading as sar_reading
 from shared.subject_access import requests as access
 from shared.web.casework_views import streamed_attachment
-from shared.web.hooks import render_error
 
 
 class AccessRequestForm(Form):
@@ -63,15 +62,9 @@ def access_new():
     return render_template("portal/access/new.html", form=form)
 
 
-NOT_FOUND = "We could not find that request."
-
-
 @bp.get("/records/<int:request_id>")
 def access_show(request_id):
-    try:
-        req = sar_reading.for_student(current_user, request_id)
-    except NotFound:
-        return render_error(404, NOT_FOUND)
+    req = sar_reading.for_student(current_user, request_id)
     return render_template("portal/access/show.html", req=req, view=sar_reading.for_student_view(req),
                            job=sar_reading.current_job(req))
 
@@ -80,8 +73,6 @@ def access_show(request_id):
 def access_download(request_id):
     try:
         filename, chunks, size = sar_copies.download(current_user, request_id)
-    except NotFound:
-        return render_error(404, NOT_FOUND)
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("portal.access_show", request_id=request_id))

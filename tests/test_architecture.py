@@ -84,6 +84,28 @@ def test_templates_are_handed_view_models_never_modules_and_check_no_role():
     assert not role_checks, role_checks
 
 
+def _not_found_answered_in(path: Path) -> list[str]:
+    """Places where a view answers "not found" or "not allowed" itself, instead of leaving the service's
+    NotFound or PermissionDenied to the app's one handler."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            caught = [node.type] if not isinstance(node.type, ast.Tuple) else node.type.elts
+            if any(isinstance(t, ast.Name) and t.id in {"NotFound", "PermissionDenied"} for t in caught):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} catches it")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"abort", "render_error"}
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in {403, 404}):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} answers {node.args[0].value} itself")
+    return found
+
+
+def test_views_leave_not_found_to_the_one_handler():
+    places = [place for package in ("portal", "backoffice", "shared/web")
+              for path in (ROOT / package).rglob("*.py") if path.name != "hooks.py"
+              for place in _not_found_answered_in(path)]
+    assert not places, places
+
+
 # Tests about the whole project, not one area; every other test lives in the folder of the area it tests.
 PROJECT_WIDE_TESTS = {"test_architecture.py", "test_bench.py", "test_browser_skips.py"}
 TEST_FOLDERS_BESIDE_AREAS = {"browser", "support", "mutation"}

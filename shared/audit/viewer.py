@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 
 from shared.audit import log as audit
 from shared.models import AuditEvent, Case, Staff, Student
-from shared.platform.errors import NotFound
+from shared.platform.errors import InvalidAnswers
 from shared.platform.extensions import db
 from shared.platform.forms import record_number
 from shared.security.accounts import student_with_email
@@ -49,7 +49,7 @@ def find_student(value: str | None) -> int | None:
         student = student_with_email(value)
         student_id = student.id if student is not None else None
     if student_id is None or db.session.get(Student, student_id) is None:
-        raise NotFound("No student matches that email address or number.")
+        raise InvalidAnswers({"student": "No student matches that email address or number."})
     return student_id
 
 
@@ -61,7 +61,7 @@ def find_case(value: str | None) -> int | None:
         select(Case.id).where(func.upper(Case.reference) == value.upper())
     )
     if case_id is None or db.session.get(Case, case_id) is None:
-        raise NotFound("No case matches that reference or number.")
+        raise InvalidAnswers({"case": "No case matches that reference or number."})
     return case_id
 
 

@@ -32,9 +32,10 @@ from shared.models import (
 )
 from shared.platform import clock
 from shared.platform.answers import checked_text, raise_if
+from shared.platform.clock import SERVICE_TZ, add_months
+from shared.platform.clock import today as service_today
 from shared.platform.errors import NotFound, ValidationFailed
 from shared.platform.extensions import db
-from shared.subject_access.deadlines import SERVICE_TZ, add_months, service_today
 
 
 def max_months() -> int:
@@ -322,7 +323,7 @@ def record_given(officer: Staff, student: Student, details: ConsentDetails, *, m
 def consent_for_student(student: Student, consent_id: int) -> Consent:
     consent = db.session.scalar(select(Consent).where(Consent.id == consent_id, Consent.student_id == student.id))
     if consent is None:
-        raise NotFound()
+        raise NotFound("We could not find that consent.")
     return consent
 
 

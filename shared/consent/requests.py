@@ -59,7 +59,7 @@ def for_student(student: Student, request_id: int) -> ConsentRequest:
     req = db.session.scalar(select(ConsentRequest).where(ConsentRequest.id == request_id,
                                                          ConsentRequest.student_id == student.id))
     if req is None:
-        raise NotFound()
+        raise NotFound("We could not find that request for consent.")
     return req
 
 

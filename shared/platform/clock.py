@@ -7,6 +7,7 @@ days takes them from here, so that a list, a PDF, an email and a deadline never 
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,13 @@ def service_date(moment: datetime) -> date:
 
 def today() -> date:
     return service_date(datetime.now(UTC))
+
+
+def add_months(start: date, months: int) -> date:
+    """The same date `months` later; the last day of that month when the date does not exist."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 def local_to_utc(day: date, at: time) -> datetime:

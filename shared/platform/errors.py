@@ -1,8 +1,8 @@
 """Named errors raised by services; views turn them into messages, never into 500s."""
 
 
-class ServiceError(Exception):
-    """A rule refused the request. `message` is safe to show to the person who asked."""
+class Explained(Exception):
+    """An error whose `message` is safe to show to the person who asked."""
 
     message = "That could not be done."
 
@@ -12,13 +12,21 @@ class ServiceError(Exception):
             self.message = message
 
 
-class NotFound(ServiceError):
-    """The object does not exist *for this user*: another student's case is indistinguishable from none."""
+class ServiceError(Explained):
+    """A rule refused the request: the view shows the message where the person is (beside the form, or
+    flashed on the page they go back to)."""
 
-    message = "We could not find that page."
+
+class NotFound(Explained):
+    """The object does not exist *for this user*: another student's case is indistinguishable from none.
+    Views never catch it: the app answers it, everywhere alike, with the not-found page and this message."""
+
+    message = "We could not find that page. If you typed the address, check it is correct."
 
 
-class PermissionDenied(ServiceError):
+class PermissionDenied(Explained):
+    """The app answers it with the 403 page and this message; views never catch it."""
+
     message = "You do not have permission to do that."
 
 

@@ -108,14 +108,16 @@ def end_sessions_of(admin: Staff, staff: Staff) -> int:
 # --- a staff member's own account ------------------------------------------------------------------
 
 
-def end_own_session(staff: Staff, session_id: int) -> None:
-    """End one of my other sessions (another browser, a forgotten computer)."""
+def end_own_session(staff: Staff, session_id: int) -> bool:
+    """End one of my other sessions (another browser, a forgotten computer). False if it had already ended
+    (or was never mine: the same answer)."""
     row = db.session.get(LoginSession, session_id)
     if row is None or row.staff_id != staff.id or row.ended_at is not None:
-        raise NotFound()
+        return False
     sessions.end(row, "ended_by_owner")
     audit.record(staff, "session.ended", staff, session=row.id)
     db.session.commit()
+    return True
 
 
 def end_other_sessions(staff: Staff) -> int:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -23,11 +22,7 @@ SERVICE_TZ = clock.SERVICE_TZ
 Pause = tuple[date, date | None]  # (started_on, ended_on or None while still paused)
 
 
-def add_months(start: date, months: int) -> date:
-    """The same date `months` later; the last day of that month when the date does not exist."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+add_months = clock.add_months
 
 
 def one_month_after(received_on: date) -> date:

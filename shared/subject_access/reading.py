@@ -34,6 +34,8 @@ from shared.subject_access.deadlines import (
 )
 from shared.subject_access.records import RedactionRule, StudentRecord, collect
 
+NO_SUCH_REQUEST = "We could not find that request."
+
 PAUSE_LABELS = {
     PauseReason.CLARIFICATION.value: "waiting for you to clarify what you are asking for",
     PauseReason.IDENTITY.value: "waiting for proof of your identity",
@@ -151,7 +153,7 @@ def for_student(student: Student, request_id: int) -> AccessRequest:
         select(AccessRequest).where(AccessRequest.id == request_id, AccessRequest.student_id == student.id)
     )
     if req is None:
-        raise NotFound()
+        raise NotFound(NO_SUCH_REQUEST)
     return req
 
 
@@ -167,13 +169,13 @@ def get_request(request_id: int, *, for_update: bool = False, staff: Staff | Non
     For a member of staff behind an ethical wall from one of the student's cases, the request (whose copy
     holds that case) is not found."""
     if staff is not None and not can_view_all_cases(staff):  # the service checks its actor, not only the guard
-        raise NotFound()
+        raise NotFound(NO_SUCH_REQUEST)
     req = db.session.get(AccessRequest, request_id, with_for_update=True if for_update else None)
     if req is None:
-        raise NotFound()
+        raise NotFound(NO_SUCH_REQUEST)
     if staff is not None and wall.walls_student(staff, req.student_id):
         audit.record_view(staff, "wall.refused", req, student_id=req.student_id, case_id=req.case_id)
-        raise NotFound()
+        raise NotFound(NO_SUCH_REQUEST)
     return req
 
 

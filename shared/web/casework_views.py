@@ -3,12 +3,11 @@ form, and sending a document download. (Views only; the rules live in shared.cas
 
 from __future__ import annotations
 
-from flask import Response, abort, request, stream_with_context
+from flask import Response, request, stream_with_context
 from flask_wtf import FlaskForm
 
 from shared.casework import documents
 from shared.casework.cases import InvalidAnswers
-from shared.platform.errors import NotFound
 
 
 def uploads_from(name: str) -> list[documents.Upload]:
@@ -29,14 +28,6 @@ def show_errors(form: FlaskForm, exc: InvalidAnswers) -> None:
             target.errors = [*(target.errors or []), message]
         else:
             form.form_errors.append(message)
-
-
-def or_404(service, *args, **kwargs):
-    """Call a service; its NotFound (no such object *for this user*) becomes the 404 page."""
-    try:
-        return service(*args, **kwargs)
-    except NotFound:
-        abort(404)
 
 
 def send_download(found: documents.Download) -> Response:

@@ -40,6 +40,7 @@ from shared.casework.documents import limit_text
 from shared.consent import gate as consent_gate
 from shared.consent import giving as consent_giving
 from shared.platform import clock
+from shared.platform.errors import NotFound, PermissionDenied
 from shared.platform.extensions import db, login_manager
 from shared.platform.forms import NUMBER_MAX
 from shared.security import sessions
@@ -389,6 +390,15 @@ def init_app(app: Flask) -> None:
         logout_user()
         session.clear()
         return render_error(400, "This form had expired or did not come from this site. Please sign in and try again.")
+
+    @app.errorhandler(NotFound)
+    def not_found(exc):
+        # The one way a view answers "not found": the service raises, nothing catches it on the way.
+        return render_error(404, exc.message)
+
+    @app.errorhandler(PermissionDenied)
+    def permission_denied(exc):
+        return render_error(403, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

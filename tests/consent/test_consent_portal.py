@@ -124,7 +124,10 @@ def test_whole_journey_grant_see_it_used_withdraw_see_sharing_refused(db, studen
 
 def test_another_students_consent_is_not_found(db, other_student, student_browser):
     theirs = give_consent(other_student, GP)
-    assert student_browser.get(f"/consents/{theirs.id}").status_code == 404
+    page = student_browser.get(f"/consents/{theirs.id}")
+    assert page.status_code == 404
+    assert "We could not find that consent." in page.text  # the same words as for a consent that never was
+    assert "We could not find that consent." in student_browser.get("/consents/999999").text
     assert student_browser.submit(f"/consents/{theirs.id}/withdraw", page="/consents").status_code == 404
     db.session.expire_all()
     assert db.session.get(Consent, theirs.id).withdrawn_at is None
