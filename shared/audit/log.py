@@ -14,7 +14,7 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import insert, select, text
@@ -168,24 +168,52 @@ class Verification:
 def verify(batch: int = 5000) -> Verification:
     """Walk the chain in order; report the first row whose content, order or link does not hold."""
     prev_mac, expected_seq, checked, key = GENESIS_MAC, 1, 0, _key()
-    # Plain rows read by position, not ORM objects or attributes by name: a fraction of the cost per event.
-    table = AuditEvent.__table__
     width = len(_FIELDS)
-    stmt = (select(*(table.c[name] for name in _FIELDS), table.c.prev_mac, table.c.mac)
-            .order_by(table.c.seq).execution_options(yield_per=batch))
-    for row in db.session.execute(stmt):
-        seq, linked_to, mac = row[0], row[width], row[width + 1]
-        if seq != expected_seq:
-            return Verification(False, checked, expected_seq, "an event is missing or out of order")
-        if linked_to != prev_mac:
-            return Verification(False, checked, seq, "the link to the previous event is broken")
-        if not hmac.compare_digest(mac, _seal(prev_mac, _canonical_values(row[:width]), key)):
-            return Verification(False, checked, seq, "the event's content was changed")
-        prev_mac, expected_seq, checked = mac, expected_seq + 1, checked + 1
+    for rows in _raw_batches(batch):
+        for row in rows:
+            seq, linked_to, mac = row[0], row[width], row[width + 1]
+            if seq != expected_seq:
+                return Verification(False, checked, expected_seq, "an event is missing or out of order")
+            if linked_to != prev_mac:
+                return Verification(False, checked, seq, "the link to the previous event is broken")
+            details = row[9]
+            body = [seq, _at_text(row[1]), *row[2:9], json.loads(details) if isinstance(details, str) else details]
+            if not hmac.compare_digest(mac, _seal(prev_mac, _ENCODER.encode(body).encode(), key)):
+                return Verification(False, checked, seq, "the event's content was changed")
+            prev_mac, expected_seq, checked = mac, expected_seq + 1, checked + 1
     head = db.session.get(AuditHead, 1)
     if head is None or head.seq != checked or head.last_mac != prev_mac:
         return Verification(False, checked, checked + 1, "events were removed from the end of the log")
     return Verification(True, checked)
+
+
+# _FIELDS in order, then the link and the MAC (a test checks the two lists agree).
+_VERIFY_SELECT = ("SELECT seq, at, actor_kind, actor_id, action, subject_kind, subject_id, student_id, case_id, details,"
+                  " prev_mac, mac FROM audit_events ORDER BY seq")
+
+
+def _raw_batches(batch: int):
+    """The events in order, as the driver's own tuples, `batch` at a time, in the session's transaction:
+    no result processing per value (a third of the time verification took)."""
+    cursor = db.session.connection().connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(_VERIFY_SELECT)
+        while rows := cursor.fetchmany(batch):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def _at_text(value) -> str:
+    """The stored moment (naive UTC) as the MAC covers it: isoformat with microseconds and the UTC offset.
+    SQLite hands back SQLAlchemy's text form ("2026-12-04 18:07:23.249547"), rewritten without parsing."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def events_for_student(student_id: int, since: datetime | None = None):

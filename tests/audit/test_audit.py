@@ -38,6 +38,27 @@ def test_editing_details_is_detected(db):
     assert audit.verify().first_bad_seq == 2
 
 
+def test_moving_an_event_in_time_is_detected(db):
+    _write_events(db)
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.seq == 4))
+    event.at = event.at.replace(microsecond=(event.at.microsecond + 1) % 1_000_000)
+    db.session.commit()
+    assert audit.verify().first_bad_seq == 4
+
+
+def test_editing_a_detail_value_is_detected(db):
+    _write_events(db)
+    db.session.execute(text("UPDATE audit_events SET details = '{\"n\": 9}' WHERE seq = 5"))
+    db.session.commit()
+    assert audit.verify().first_bad_seq == 5
+
+
+def test_verification_reads_every_field_the_mac_covers():
+    # The MAC covers _FIELDS; verification reads the rows by position, so its query must name them in order.
+    columns = audit._VERIFY_SELECT.removeprefix("SELECT ").split(" FROM ")[0].split(", ")
+    assert columns == [*audit._FIELDS, "prev_mac", "mac"]
+
+
 def test_deleting_a_row_is_detected(db):
     _write_events(db)
     db.session.execute(text("DELETE FROM audit_events WHERE seq = 2"))
